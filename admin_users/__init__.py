@@ -1,0 +1,6 @@
+"""admin-users: the Users page of a Flask chatbot's admin panel."""
+
+from .extension import AdminUsers, get_state
+from .models import Status, build_models, status_of
+
+__all__ = ["AdminUsers", "Status", "build_models", "get_state", "status_of"]

@@ -1,0 +1,72 @@
+"""``flask admin-users ...``: a thin layer over :mod:`admin_users.service`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import AppGroup
+
+from . import service
+from .extension import get_state
+
+admin_users_group = AppGroup("admin-users", help="Manage the chatbot's users.")
+
+
+def _user_or_fail(ref):
+    user = service.find_user(ref)
+    if user is None:
+        raise click.ClickException(f"No user {ref!r} (give an id, an email or a guest id).")
+    return user
+
+
+@admin_users_group.command("init-db")
+def init_db_command():
+    """Create the extension's tables (those that do not exist yet)."""
+    state = get_state()
+    state.db.metadata.create_all(state.db.engine, tables=_tables(state.models))
+    click.echo("Tables are ready.")
+
+
+def _tables(models):
+    return [getattr(models, name).__table__ for name in models.__dataclass_fields__]
+
+
+@admin_users_group.command("demo-data")
+@click.option("--users", "count", default=1000, show_default=True, help="How many users.")
+@click.option("--seed", default=1, show_default=True, help="Random seed, for the same data again.")
+def demo_data_command(count, seed):
+    """Fill the database with realistic users, chats and audit entries."""
+    from .demo_data import seed_demo_data
+
+    state = get_state()
+    state.db.metadata.create_all(state.db.engine, tables=_tables(state.models))
+    started = time.perf_counter()
+    totals = seed_demo_data(count, seed=seed)
+    took = time.perf_counter() - started
+    click.echo(
+        f"Added {totals['users']:,} users, {totals['chats']:,} chats, "
+        f"{totals['messages']:,} messages, {totals['audit']:,} audit entries in {took:.1f} s."
+    )
+
+
+@admin_users_group.command("create-admin")
+@click.argument("email")
+def create_admin_command(email):
+    """Make EMAIL an active admin (creating the account if needed)."""
+    try:
+        user = service.create_admin(email)
+    except service.AdminUsersError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{user.email} is an admin.")
+
+
+@admin_users_group.command("login-link")
+@click.argument("email")
+def login_link_command(email):
+    """Print a sign-in link for EMAIL (there is no mail server in the demo)."""
+    user = _user_or_fail(email)
+    try:
+        click.echo(service.login_link_url(user))
+    except (service.AdminUsersError, RuntimeError) as error:
+        raise click.ClickException(str(error)) from None

@@ -1,0 +1,134 @@
+"""The Flask extension: configuration, models and views for one app at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, current_app
+from flask_admin import Admin
+from sqlalchemy import event
+
+from .models import Models, build_models
+
+DEFAULTS = {
+    "ADMIN_USERS_ADMIN_NAME": "Admin",
+    "ADMIN_USERS_ADMIN_URL": "/admin",
+    "ADMIN_USERS_PAGE_SIZE": 30,
+    "ADMIN_USERS_MAGIC_LINK_MAX_AGE": 15 * 60,
+    "ADMIN_USERS_LOGIN_LINK_ENDPOINT": None,
+    "ADMIN_USERS_BASE_URL": "http://127.0.0.1:5000",
+}
+
+
+@dataclass(frozen=True)
+class State:
+    """What ``app.extensions["admin_users"]`` holds for one app."""
+
+    extension: AdminUsers
+    db: object
+    models: Models
+    admin: Admin
+
+
+class AdminUsers:
+    """The Users page of a chatbot's admin panel, as a Flask extension.
+
+    ``AdminUsers(app, db=db)`` or, with an app factory, ``ext = AdminUsers(db=db)``
+    and later ``ext.init_app(app)``. ``db`` is the host's Flask-SQLAlchemy object.
+    ``admin`` is the host's :class:`flask_admin.Admin`, if it has one (for an app
+    factory, pass it to :meth:`init_app` instead, one ``Admin`` per app); otherwise
+    the extension makes one at ``ADMIN_USERS_ADMIN_URL``. ``models`` is the result
+    of :func:`admin_users.models.build_models` for hosts that bring their own classes.
+
+    Configuration keys, each with its default:
+
+    ``ADMIN_USERS_ADMIN_NAME`` ("Admin")
+        Title of the admin panel the extension makes when the host has none.
+    ``ADMIN_USERS_ADMIN_URL`` ("/admin")
+        Where that panel lives.
+    ``ADMIN_USERS_PAGE_SIZE`` (30)
+        Users per batch of the list.
+    ``ADMIN_USERS_MAGIC_LINK_MAX_AGE`` (900)
+        Seconds a sign-in link stays valid.
+    ``ADMIN_USERS_LOGIN_LINK_ENDPOINT`` (None)
+        The host's endpoint that shows a sign-in link's page; it takes ``token``.
+        Needed by ``flask admin-users login-link``.
+    ``ADMIN_USERS_BASE_URL`` ("http://127.0.0.1:5000")
+        Scheme and host of links made outside a request (the CLI).
+    """
+
+    def __init__(self, app: Flask | None = None, *, db, admin: Admin | None = None,
+                 models: Models | None = None) -> None:
+        self.db = db
+        self.admin = admin
+        self._models = models
+        if app is not None:
+            self.init_app(app)
+
+    @property
+    def models(self) -> Models:
+        if self._models is None:
+            self._models = build_models(self.db)
+        return self._models
+
+    def init_app(self, app: Flask, *, admin: Admin | None = None) -> None:
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        from .views import AdminUsersIndexView, UsersView
+
+        admin = admin or self.admin
+        if admin is None:
+            url = app.config["ADMIN_USERS_ADMIN_URL"]
+            admin = Admin(
+                app,
+                name=app.config["ADMIN_USERS_ADMIN_NAME"],
+                url=url,
+                index_view=AdminUsersIndexView(url=url),
+            )
+        elif admin.app is None:
+            admin.init_app(app)
+        app.extensions["admin_users"] = State(self, self.db, self.models, admin)
+
+        app.register_blueprint(
+            Blueprint(
+                "admin_users",
+                __name__,
+                template_folder="templates",
+                static_folder="static",
+                static_url_path="/admin_users/static",
+            )
+        )
+        admin.add_view(UsersView(self.models.User, self.db, name="Users", endpoint="users"))
+
+        from flask_wtf.csrf import generate_csrf
+
+        app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+
+        from .cli import admin_users_group
+
+        app.cli.add_command(admin_users_group)
+
+        with app.app_context():
+            engine = self.db.engine
+        if engine.dialect.name == "sqlite" and not getattr(engine, "_admin_users_pragmas", False):
+            event.listen(engine, "connect", _sqlite_pragmas)
+            engine._admin_users_pragmas = True
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    # Freed pages are zeroed, so erased text leaves no copy in the file.
+    cursor.execute("PRAGMA secure_delete = ON")
+    cursor.close()
+
+
+def get_state() -> State:
+    """The extension's state for the current app, or a clear error."""
+    try:
+        return current_app.extensions["admin_users"]
+    except KeyError:
+        raise RuntimeError(
+            "admin-users is not set up on this app: call AdminUsers(app, db=db) "
+            "or admin_users.init_app(app) in your app factory."
+        ) from None

@@ -1,0 +1,403 @@
+"""What admin-users stores.
+
+The columns live on mixins so that a host with its own tables (say an ``Account``
+class for its users) can map them onto its own classes; :func:`build_models` maps
+the rest and returns the set the extension works with.
+
+Counters (``chat_count``, ``message_count``) and ``last_activity_at`` are stored
+columns, moved by :mod:`admin_users.service` in the same transaction as the change
+that moves them. ``status`` is stored too, so that it can be sorted, filtered and
+counted through an index; it is recomputed from :func:`status_of` on every flush
+of a user, so it cannot drift from its definition.
+"""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask_login import UserMixin as LoginUserMixin
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    event,
+)
+from sqlalchemy.orm import declared_attr, mapped_column
+
+__all__ = [
+    "AppConfigMixin",
+    "AuditLogMixin",
+    "ChatMixin",
+    "DataRequestMixin",
+    "MessageMixin",
+    "Models",
+    "ProfileMixin",
+    "Status",
+    "UTCDateTime",
+    "UserMixin",
+    "build_models",
+    "identifier_key",
+    "status_of",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database.
+
+    SQLite keeps no time zone, so values are stored as naive UTC there (always with
+    microseconds, the same text for the same instant) and come back aware.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: admin-users stores times in UTC with tzinfo")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Status(enum.IntEnum):
+    """A user's status; the numbers are the sort order of the seed's table."""
+
+    ACTIVE = 1
+    UNCONFIRMED = 2
+    DEACTIVATED = 3
+    GUEST = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.title()
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+def status_of(user) -> Status:
+    """The definition of a user's status (SPEC, "Definitions")."""
+    if user.deactivated_at is not None or user.erased_at is not None:
+        return Status.DEACTIVATED
+    if not user.email:
+        return Status.GUEST
+    if user.confirmed_at is None:
+        return Status.UNCONFIRMED
+    return Status.ACTIVE
+
+
+def identifier_key(user) -> str | None:
+    """The sort key of the User column: the identifier shown, case-folded.
+
+    Sorting by this text gives the same order on SQLite (binary) and PostgreSQL
+    (``COLLATE "C"``), and its uniqueness makes emails unique regardless of case.
+    """
+    if user.email:
+        return user.email.casefold()
+    if user.guest_id:
+        return user.guest_id
+    return None if user.id is None else f"#{user.id}"
+
+
+class _KeyText(TypeDecorator):
+    """Text compared by code point on every database."""
+
+    impl = String(320)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(String(320, collation="C"))
+        return dialect.type_descriptor(String(320))
+
+
+class UserMixin(LoginUserMixin):
+    """A chatbot user: a guest (no email) or an email account."""
+
+    id = mapped_column(Integer, primary_key=True)
+    email = mapped_column(String(320))
+    guest_id = mapped_column(String(11), unique=True)
+    identifier_key = mapped_column(_KeyText, unique=True)
+    customer_id = mapped_column(String(255))
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    confirmed_at = mapped_column(UTCDateTime)
+    last_activity_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    deactivated_at = mapped_column(UTCDateTime)
+    deactivation_reason = mapped_column(Text)
+    erased_at = mapped_column(UTCDateTime)
+    is_admin = mapped_column(Boolean, nullable=False, default=False)
+    chat_count = mapped_column(Integer, nullable=False, default=0)
+    status = mapped_column(SmallInteger, nullable=False, default=int(Status.GUEST))
+    # Rotated when a magic link is redeemed, so each link works once; None: no sign-in.
+    login_nonce = mapped_column(String(32))
+
+    @declared_attr
+    def deactivated_by_id(cls):
+        return mapped_column(Integer, ForeignKey(f"{cls.__tablename__}.id"))
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users at sign-in
+        return status_of(self) is not Status.DEACTIVATED
+
+    @property
+    def identifier(self) -> str:
+        """What the User column shows: the email, or the guest id."""
+        return self.email or self.guest_id or f"#{self.id}"
+
+    @property
+    def current_status(self) -> Status:
+        return status_of(self)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.identifier}>"
+
+
+class ProfileMixin:
+    """The profile a user may complete; absent until they do."""
+
+    first_name = mapped_column(String(100))
+    last_name = mapped_column(String(100))
+    phone = mapped_column(String(40))
+    address_line1 = mapped_column(String(200))
+    address_line2 = mapped_column(String(200))
+    postal_code = mapped_column(String(20))
+    city = mapped_column(String(100))
+    region = mapped_column(String(100))
+    country = mapped_column(String(100))
+    updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    ADDRESS_FIELDS = (
+        "address_line1",
+        "address_line2",
+        "postal_code",
+        "city",
+        "region",
+        "country",
+    )
+    FIELDS = ("first_name", "last_name", "phone", *ADDRESS_FIELDS)
+
+    @declared_attr
+    def user_id(cls):
+        return mapped_column(
+            Integer, ForeignKey(f"{cls.__user_table__}.id", ondelete="CASCADE"), primary_key=True
+        )
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def address(self) -> str:
+        return ", ".join(getattr(self, f) for f in self.ADDRESS_FIELDS if getattr(self, f))
+
+
+class ChatMixin:
+    """A conversation; deleting it removes its text and keeps the row (Deleted)."""
+
+    id = mapped_column(Integer, primary_key=True)
+    title = mapped_column(String(200))
+    message_count = mapped_column(Integer, nullable=False, default=0)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    deleted_at = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def user_id(cls):
+        return mapped_column(Integer, ForeignKey(f"{cls.__user_table__}.id"), nullable=False)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class MessageMixin:
+    id = mapped_column(Integer, primary_key=True)
+    role = mapped_column(String(16), nullable=False)  # "user" or "assistant"
+    content = mapped_column(Text)  # None once the chat is deleted or the user erased
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    @declared_attr
+    def chat_id(cls):
+        return mapped_column(
+            Integer, ForeignKey(f"{cls.__chat_table__}.id"), nullable=False
+        )
+
+
+class AuditLogMixin:
+    """One security-relevant event. Append-only: the mapper refuses updates and deletes."""
+
+    id = mapped_column(Integer, primary_key=True)
+    action = mapped_column(String(64), nullable=False)
+    entity = mapped_column(String(128))
+    ip_address = mapped_column(String(45))
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    detail = mapped_column(Text)
+    # "web" for requests, "cli" for commands; with no actor_id a CLI entry shows as "cli".
+    origin = mapped_column(String(8), nullable=False, default="web")
+
+    @declared_attr
+    def user_id(cls):  # the subject: whom the entry concerns
+        return mapped_column(Integer, ForeignKey(f"{cls.__user_table__}.id"))
+
+    @declared_attr
+    def actor_id(cls):  # who acted: the user themself or an admin
+        return mapped_column(Integer, ForeignKey(f"{cls.__user_table__}.id"))
+
+    @property
+    def by_admin(self) -> bool:
+        return self.actor_id is not None and self.actor_id != self.user_id
+
+
+class AppConfigMixin:
+    """Settings of the chatbot, one row (id 1)."""
+
+    CHAT_PERMISSIONS = ("guest", "login", "user")
+
+    id = mapped_column(Integer, primary_key=True)
+    chat_permission = mapped_column(String(8), nullable=False, default="guest")
+
+
+class DataRequestMixin:
+    """A user's request for an export of their data or for the deletion of their account."""
+
+    KINDS = ("export", "deletion")
+
+    id = mapped_column(Integer, primary_key=True)
+    kind = mapped_column(String(16), nullable=False)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    fulfilled_at = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def user_id(cls):
+        return mapped_column(
+            Integer, ForeignKey(f"{cls.__user_table__}.id"), nullable=False, index=True
+        )
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised when something tries to update or delete an audit entry."""
+
+
+def _refuse_audit_change(mapper, connection, target):
+    raise AuditLogIsAppendOnly("audit entries are append-only")
+
+
+def _refresh_user_keys(mapper, connection, target):
+    target.status = int(status_of(target))
+    target.identifier_key = identifier_key(target)
+
+
+event.listen(AuditLogMixin, "before_update", _refuse_audit_change, propagate=True)
+event.listen(AuditLogMixin, "before_delete", _refuse_audit_change, propagate=True)
+event.listen(UserMixin, "before_insert", _refresh_user_keys, propagate=True)
+event.listen(UserMixin, "before_update", _refresh_user_keys, propagate=True)
+
+
+@dataclass(frozen=True)
+class Models:
+    """The classes one app's extension works with."""
+
+    User: type
+    Profile: type
+    Chat: type
+    Message: type
+    AuditLog: type
+    AppConfig: type
+    DataRequest: type
+
+
+_defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+_MIXINS = {
+    "User": (UserMixin, "users"),
+    "Profile": (ProfileMixin, "user_profiles"),
+    "Chat": (ChatMixin, "chats"),
+    "Message": (MessageMixin, "messages"),
+    "AuditLog": (AuditLogMixin, "audit_logs"),
+    "AppConfig": (AppConfigMixin, "app_config"),
+    "DataRequest": (DataRequestMixin, "data_requests"),
+}
+
+
+def build_models(db, **own) -> Models:
+    """The models on ``db``: the host's own classes where given, the default set otherwise.
+
+    ``build_models(db)`` returns the same classes every time for one ``db`` (a model
+    defined twice on one metadata is an error). A host with its own user table passes
+    its class, which must inherit :class:`UserMixin`::
+
+        class Account(UserMixin, db.Model):
+            __tablename__ = "accounts"
+
+        models = build_models(db, User=Account)
+    """
+    if not own and db in _defaults:
+        return _defaults[db]
+    unknown = set(own) - set(_MIXINS)
+    if unknown:
+        raise TypeError(f"unknown model names: {', '.join(sorted(unknown))}")
+    User = own.get("User")
+    if User is None:
+        User = _define(db, "User", {})
+    refs = {"__user_table__": User.__tablename__}
+    made = {"User": User}
+    for name in ("Profile", "Chat", "AppConfig", "DataRequest", "AuditLog"):
+        made[name] = own.get(name) or _define(db, name, refs)
+    made["Message"] = own.get("Message") or _define(
+        db, "Message", {**refs, "__chat_table__": made["Chat"].__tablename__}
+    )
+    _add_indexes(made)
+    models = Models(**made)
+    if not own:
+        _defaults[db] = models
+    return models
+
+
+def _define(db, name, attrs):
+    mixin, table = _MIXINS[name]
+    return type(name, (mixin, db.Model), {"__tablename__": table, **attrs})
+
+
+def _add_indexes(made):
+    """The indexes behind the list's sorts and the detail dialog's tabs.
+
+    Each sort walks ``(value, id)``; the tabs walk a user's rows by id.
+    """
+    U, C, A, M = made["User"], made["Chat"], made["AuditLog"], made["Message"]
+    t = U.__tablename__
+    wanted = [
+        Index(f"ix_{t}_created", U.created_at, U.id),
+        Index(f"ix_{t}_last_activity", U.last_activity_at, U.id),
+        Index(f"ix_{t}_chat_count", U.chat_count, U.id),
+        Index(f"ix_{t}_status", U.status, U.id),
+        Index(f"ix_{t}_identifier", U.identifier_key, U.id),
+        Index(f"ix_{C.__tablename__}_user", C.user_id, C.id),
+        Index(f"ix_{A.__tablename__}_user", A.user_id, A.id),
+        Index(f"ix_{M.__tablename__}_chat_id_id", M.chat_id, M.id),
+    ]
+    for index in wanted:
+        table = index.table
+        if any(existing.name == index.name for existing in table.indexes if existing is not index):
+            table.indexes.discard(index)

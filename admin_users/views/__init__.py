@@ -1,0 +1,7 @@
+"""Flask-Admin views of the extension; thin, the rules are in :mod:`admin_users.service`."""
+
+from .access import AdminOnlyMixin
+from .index import AdminUsersIndexView
+from .users import UsersView
+
+__all__ = ["AdminOnlyMixin", "AdminUsersIndexView", "UsersView"]

@@ -1,0 +1,41 @@
+"""Who may see the admin panel, checked on every request of every view of ours."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
+
+from ..service import may_use_admin
+
+
+class AdminOnlyMixin:
+    """Flask-Admin view mixin: only a signed-in, active admin gets through.
+
+    The user is loaded afresh on every request (Flask-Login's user loader), so a
+    deactivated admin loses the panel on their next request. POSTs are CSRF-checked
+    here when the host has no ``CSRFProtect`` doing it for the whole app.
+    """
+
+    def is_accessible(self) -> bool:
+        return may_use_admin(current_user)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            login_view = getattr(current_app.login_manager, "login_view", None)
+            if login_view:
+                return redirect(url_for(login_view, next=request.full_path))
+            abort(401)
+        abort(403)
+
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is not None:
+            return refused
+        if request.method == "POST" and "csrf" not in current_app.extensions:
+            try:
+                validate_csrf(request.form.get("csrf_token") or request.headers.get("X-CSRFToken"))
+            except ValidationError as error:
+                abort(400, str(error))
+        return None

@@ -1,0 +1,223 @@
+"""The demo chatbot host: a small chatbot with passwordless sign-in and the admin panel.
+
+``flask --app wsgi run`` serves it; ``create_app(test_config)`` builds one for tests.
+It is also the example of mounting admin-users into an app of your own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+
+from admin_users import AdminUsers, service
+
+db = SQLAlchemy()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+admin_users = AdminUsers(db=db)
+bp = Blueprint("chat", __name__)
+
+GUEST_KEY = "guest_id"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL")
+        or f"sqlite:///{Path(app.instance_path) / 'admin_users.sqlite'}",
+        ADMIN_USERS_LOGIN_LINK_ENDPOINT="chat.login_link",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    if test_config is None:
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "chat.login"
+    admin_users.init_app(app)
+    app.register_blueprint(bp)
+    return app
+
+
+def _instance_secret(path: Path) -> str:
+    """The demo's secret key: made once, kept in ``instance/``, never in the code."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    if not user_id.isdigit():
+        return None
+    return db.session.get(admin_users.models.User, int(user_id))
+
+
+def _visitor():
+    """The signed-in user, or this session's guest, or None."""
+    if current_user.is_authenticated:
+        return current_user
+    guest_id = session.get(GUEST_KEY)
+    if guest_id:
+        User = admin_users.models.User
+        return db.session.scalar(select(User).where(User.guest_id == guest_id))
+    return None
+
+
+def _own_chat(visitor, chat_id):
+    chat = db.session.get(admin_users.models.Chat, chat_id)
+    if chat is None or visitor is None or chat.user_id != visitor.id:
+        abort(404)
+    return chat
+
+
+@bp.get("/")
+def index():
+    visitor = _visitor()
+    M = admin_users.models
+    chats, chat, messages = [], None, []
+    if visitor is not None:
+        chats = db.session.scalars(
+            select(M.Chat)
+            .where(M.Chat.user_id == visitor.id, M.Chat.deleted_at.is_(None))
+            .order_by(M.Chat.id.desc())
+            .limit(50)
+        ).all()
+        chat_id = request.args.get("chat", type=int)
+        if chat_id:
+            chat = _own_chat(visitor, chat_id)
+            messages = db.session.scalars(
+                select(M.Message).where(M.Message.chat_id == chat.id).order_by(M.Message.id)
+            ).all()
+    return render_template("chat.html", visitor=visitor, chats=chats, chat=chat, messages=messages)
+
+
+@bp.post("/chat")
+def send():
+    text = request.form.get("message", "").strip()
+    if not text:
+        flash("Type a message first.")
+        return redirect(url_for("chat.index"))
+    visitor = _visitor()
+    if visitor is None:
+        visitor = service.create_guest()
+        session[GUEST_KEY] = visitor.guest_id
+    chat_id = request.form.get("chat_id", type=int)
+    chat = _own_chat(visitor, chat_id) if chat_id else service.start_chat(visitor)
+    service.add_message(chat, "user", text[:4000])
+    service.add_message(chat, "assistant", f"You said: {text[:4000]}")
+    return redirect(url_for("chat.index", chat=chat.id))
+
+
+@bp.post("/chat/<int:chat_id>/delete")
+def delete(chat_id):
+    chat = _own_chat(_visitor(), chat_id)
+    service.delete_chat(chat)
+    flash("Chat deleted.")
+    return redirect(url_for("chat.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if request.method == "POST":
+        guest = None if current_user.is_authenticated else _visitor()
+        try:
+            user = service.register(request.form.get("email", ""), guest=guest)
+        except service.AdminUsersError as error:
+            flash(str(error))
+            return render_template("register.html"), 400
+        session.pop(GUEST_KEY, None)
+        login_user(user)
+        _print_link(user)
+        flash("Welcome! Confirm your email with the link we sent (the demo prints it).")
+        return redirect(url_for("chat.index"))
+    return render_template("register.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        user = service.find_user(request.form.get("email", "").strip() or "-")
+        if user is not None and user.email:
+            try:
+                _print_link(user)
+            except service.AccountDeactivated:
+                pass  # the same answer for everyone: no hint of who has an account
+        flash("If that address has an account, a sign-in link is on its way.")
+        return redirect(url_for("chat.login"))
+    return render_template("login.html")
+
+
+def _print_link(user) -> None:
+    print(f"Sign-in link for {user.email}: {service.login_link_url(user)}", flush=True)
+
+
+@bp.route("/login/link/<token>", methods=["GET", "POST"])
+def login_link(token):
+    """The link's page; only its button (a POST) signs in, so mail scanners use up nothing."""
+    if request.method == "GET":
+        return render_template("login_link.html", token=token)
+    try:
+        user = service.redeem_login_link(token)
+    except service.AdminUsersError as error:
+        flash(str(error))
+        return render_template("login_link.html", token=None), 400
+    session.pop(GUEST_KEY, None)
+    login_user(user, remember=True)
+    flash("You are signed in.")
+    return redirect(url_for("chat.index"))
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        service.record_event(current_user, "logout", entity="session")
+    logout_user()
+    session.pop(GUEST_KEY, None)
+    return redirect(url_for("chat.index"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    Profile = admin_users.models.Profile
+    if request.method == "POST":
+        fields = {name: request.form.get(name, "") for name in Profile.FIELDS}
+        try:
+            service.update_profile(current_user, **fields)
+        except ValueError as error:
+            flash(str(error))
+            return render_template("profile.html", profile=fields), 400
+        flash("Profile saved.")
+        return redirect(url_for("chat.profile"))
+    return render_template("profile.html", profile=db.session.get(Profile, current_user.id))
+
+
+app = create_app()
