@@ -94,7 +94,7 @@ class AdminUsers:
                 "admin_users",
                 __name__,
                 template_folder="templates",
-                static_folder="static",
+                static_folder="static/admin_users",
                 static_url_path="/admin_users/static",
             )
         )
