@@ -109,12 +109,12 @@ def index():
             .order_by(M.Chat.id.desc())
             .limit(50)
         ).all()
-        chat_id = request.args.get("chat", type=int)
-        if chat_id:
-            chat = _own_chat(visitor, chat_id)
-            messages = db.session.scalars(
-                select(M.Message).where(M.Message.chat_id == chat.id).order_by(M.Message.id)
-            ).all()
+    chat_id = request.args.get("chat", type=int)
+    if chat_id:
+        chat = _own_chat(visitor, chat_id)
+        messages = db.session.scalars(
+            select(M.Message).where(M.Message.chat_id == chat.id).order_by(M.Message.id)
+        ).all()
     return render_template("chat.html", visitor=visitor, chats=chats, chat=chat, messages=messages)
 
 

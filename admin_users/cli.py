@@ -6,6 +6,7 @@ import time
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from . import service
 from .extension import get_state
@@ -35,12 +36,16 @@ def _tables(models):
 @admin_users_group.command("demo-data")
 @click.option("--users", "count", default=1000, show_default=True, help="How many users.")
 @click.option("--seed", default=1, show_default=True, help="Random seed, for the same data again.")
-def demo_data_command(count, seed):
+@click.option("--if-empty", is_flag=True, help="Do nothing if there are users already.")
+def demo_data_command(count, seed, if_empty):
     """Fill the database with realistic users, chats and audit entries."""
     from .demo_data import seed_demo_data
 
     state = get_state()
     state.db.metadata.create_all(state.db.engine, tables=_tables(state.models))
+    if if_empty and state.db.session.scalar(select(state.models.User.id).limit(1)):
+        click.echo("There are users already: no demo data added.")
+        return
     started = time.perf_counter()
     totals = seed_demo_data(count, seed=seed)
     took = time.perf_counter() - started

@@ -57,8 +57,14 @@ class AdminUsers:
         Scheme and host of links made outside a request (the CLI).
     """
 
-    def __init__(self, app: Flask | None = None, *, db, admin: Admin | None = None,
-                 models: Models | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        db,
+        admin: Admin | None = None,
+        models: Models | None = None,
+    ) -> None:
         self.db = db
         self.admin = admin
         self._models = models

@@ -240,9 +240,7 @@ class MessageMixin:
 
     @declared_attr
     def chat_id(cls):
-        return mapped_column(
-            Integer, ForeignKey(f"{cls.__chat_table__}.id"), nullable=False
-        )
+        return mapped_column(Integer, ForeignKey(f"{cls.__chat_table__}.id"), nullable=False)
 
 
 class AuditLogMixin:

@@ -379,8 +379,14 @@ def delete_chat(chat, *, ip: str | None = None) -> bool:
     return True
 
 
-def record_event(user, action: str, *, entity: str | None = None, ip: str | None = None,
-                 detail: str | None = None):
+def record_event(
+    user,
+    action: str,
+    *,
+    entity: str | None = None,
+    ip: str | None = None,
+    detail: str | None = None,
+):
     """Record something the user did (login, logout, ...) in their audit log."""
     with _transaction():
         entry = _audit(user, action, entity=entity, ip=ip, detail=detail)
@@ -417,7 +423,11 @@ def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = No
         user.deactivated_by_id = None
         user.deactivation_reason = None
         _audit(
-            user, "admin.reactivate", entity="user", actor=actor, ip=ip,
+            user,
+            "admin.reactivate",
+            entity="user",
+            actor=actor,
+            ip=ip,
             detail=(note or "").strip() or None,
         )
     return True

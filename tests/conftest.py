@@ -141,3 +141,108 @@ def _push_request_context():
     pushed for the whole test: every client request would then share one database
     session and see stale users, as no real request does."""
     yield
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# -- the browser ---------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("ADMIN_USERS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (the system's own build) driven by Playwright."""
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Playwright for Python is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_app(tmp_path):
+    """The demo host on SQLite, for tests driven through a browser."""
+    from wsgi import create_app, db
+
+    app = create_app(
+        {
+            "SECRET_KEY": "browser test",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
+        }
+    )
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def server(browser_app):
+    """``browser_app`` served over HTTP on a free loopback port, in a thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, browser_app, threaded=True)
+    base_url = f"http://127.0.0.1:{httpd.server_port}"
+    browser_app.config["ADMIN_USERS_BASE_URL"] = base_url
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield base_url
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh browser tab on ``server``; the test fails on any JavaScript error and on
+    any request to another host (the admin must work without the internet)."""
+    context = browser.new_context(base_url=server, timezone_id="Europe/Berlin")
+    page = context.new_page()
+    errors, foreign = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def only_local(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+    assert foreign == [], f"requests to other hosts: {foreign}"
+
+
+def sign_in(page, app, email):
+    """Sign in through the real flow: the link's page, then its button."""
+    from admin_users import service
+
+    with app.app_context():
+        url = service.login_link_url(service.find_user(email))
+    page.goto(url)
+    page.click("#sign-in")
+    page.wait_for_url("**/")

@@ -1,4 +1,4 @@
-"""Only a signed-in, active admin reaches the admin panel: every route, found by walking the url map."""
+"""Only a signed-in, active admin reaches the admin panel: every route, from the url map."""
 
 from __future__ import annotations
 

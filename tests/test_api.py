@@ -172,7 +172,10 @@ def test_audit_entry_records_actor_ip_and_reason(ctx, api, admin, models):
         select(models.AuditLog).where(models.AuditLog.action == "admin.deactivate")
     ).one()
     assert (entry.user_id, entry.actor_id, entry.ip_address, entry.detail) == (
-        user.id, admin.id, "2001:db8::1", "Spam or bot account",
+        user.id,
+        admin.id,
+        "2001:db8::1",
+        "Spam or bot account",
     )
     assert entry.by_admin
 

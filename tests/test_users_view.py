@@ -11,8 +11,9 @@ from admin_users.models import utcnow
 def rows(html: str) -> dict[str, dict[str, str]]:
     """The list's rows, keyed by user id, each cell's inner HTML by column class."""
     found = {}
-    for user_id, body in re.findall(r'<tr class="user-row" data-user-id="(\d+)"[^>]*>(.*?)</tr>',
-                                    html, re.S):
+    for user_id, body in re.findall(
+        r'<tr class="user-row" data-user-id="(\d+)"[^>]*>(.*?)</tr>', html, re.S
+    ):
         cells = dict(re.findall(r'<td class="col-([\w-]+)[^"]*">(.*?)</td>', body, re.S))
         found[user_id] = {k: v.strip() for k, v in cells.items()}
     return found
@@ -36,8 +37,16 @@ def test_each_column_for_a_user_of_each_status(app, client, auth, api):
         guest = api.create_guest()
         chat = api.start_chat(guest)
         api.delete_chat(chat)
-        ids = {name: user.id for name, user in [("admin", admin), ("active", active),
-               ("unconfirmed", unconfirmed), ("deactivated", deactivated), ("guest", guest)]}
+        ids = {
+            name: user.id
+            for name, user in [
+                ("admin", admin),
+                ("active", active),
+                ("unconfirmed", unconfirmed),
+                ("deactivated", deactivated),
+                ("guest", guest),
+            ]
+        }
         guest_id = guest.guest_id
         created = active.created_at
         last = api.find_user(active.id).last_activity_at
