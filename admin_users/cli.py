@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from . import service
 from .extension import get_state
+from .listing import SORTS, BadListRequest, ListQuery, iterate
+from .models import Status
 
 admin_users_group = AppGroup("admin-users", help="Manage the chatbot's users.")
 
@@ -75,3 +77,30 @@ def login_link_command(email):
         click.echo(service.login_link_url(user))
     except (service.AdminUsersError, RuntimeError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@admin_users_group.command("list")
+@click.option("--search", default="", help="A part of an email or customer id.")
+@click.option("--status", type=click.Choice([s.key for s in Status]), help="Only this status.")
+@click.option("--sort", type=click.Choice(SORTS), default="created", show_default=True)
+@click.option("--desc/--asc", default=None, help="Direction (default: as a first click).")
+@click.option("--limit", default=30, show_default=True, help="How many users at most.")
+def list_command(search, status, sort, desc, limit):
+    """List users as Admin > Users does, with its search, filter and sort."""
+    args = {"q": search, "status": status or "", "sort": sort}
+    if desc is not None:
+        args["desc"] = "1" if desc else "0"
+    try:
+        query = ListQuery.from_args(args)
+    except BadListRequest as error:
+        raise click.ClickException(str(error)) from None
+    shown = 0
+    for user in iterate(query, limit=limit):
+        shown += 1
+        click.echo(
+            f"{user.id:>8}  {user.identifier:<40}  {user.customer_id or '-':<20}  "
+            f"{user.current_status.label:<11}  {user.chat_count:>5}  "
+            f"{user.created_at:%Y-%m-%d %H:%M}  {user.last_activity_at:%Y-%m-%d %H:%M}"
+        )
+    if not shown:
+        click.echo("No users match." if search or status else "No users yet.")

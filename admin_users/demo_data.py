@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select, text
 
 from .extension import get_state
-from .models import identifier_key, status_of, utcnow
+from .models import derived_columns, utcnow
 
 CHUNK = 5000
 SPAN = timedelta(days=730)
@@ -232,8 +232,5 @@ def _one_user(rng, user_id, next_chat, start, now, rows):
         user.deactivated_at = later(user.last_activity_at)
         user.deactivation_reason = rng.choice(REASONS)
         event("admin.deactivate", user.deactivated_at, actor=None, detail=user.deactivation_reason)
-    row = vars(user)
-    row["status"] = int(status_of(user))
-    row["identifier_key"] = identifier_key(user)
-    rows["users"].append(row)
+    rows["users"].append({**vars(user), **derived_columns(user)})
     return next_chat

@@ -122,16 +122,37 @@ def identifier_key(user) -> str | None:
     return None if user.id is None else f"#{user.id}"
 
 
+def search_text(user) -> str:
+    """What search looks in: the email and the customer id, case-folded, one per line.
+
+    Search terms cannot hold a newline, so a match never spans the two.
+    """
+    return "\n".join(value.casefold() for value in (user.email, user.customer_id) if value)
+
+
+def derived_columns(user) -> dict:
+    """The stored columns computed from a user's own fields, for every way rows are written."""
+    return {
+        "status": int(status_of(user)),
+        "identifier_key": identifier_key(user),
+        "search_text": search_text(user),
+    }
+
+
 class _KeyText(TypeDecorator):
     """Text compared by code point on every database."""
 
-    impl = String(320)
+    impl = String
     cache_ok = True
+
+    def __init__(self, length: int = 320):
+        super().__init__(length)
+        self.length = length
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(String(320, collation="C"))
-        return dialect.type_descriptor(String(320))
+            return dialect.type_descriptor(String(self.length, collation="C"))
+        return dialect.type_descriptor(String(self.length))
 
 
 class UserMixin(LoginUserMixin):
@@ -142,6 +163,7 @@ class UserMixin(LoginUserMixin):
     guest_id = mapped_column(String(11), unique=True)
     identifier_key = mapped_column(_KeyText, unique=True)
     customer_id = mapped_column(String(255))
+    search_text = mapped_column(_KeyText(600), nullable=False, default="")
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     confirmed_at = mapped_column(UTCDateTime)
     last_activity_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -303,8 +325,8 @@ def _refuse_audit_change(mapper, connection, target):
 
 
 def _refresh_user_keys(mapper, connection, target):
-    target.status = int(status_of(target))
-    target.identifier_key = identifier_key(target)
+    for name, value in derived_columns(target).items():
+        setattr(target, name, value)
 
 
 event.listen(AuditLogMixin, "before_update", _refuse_audit_change, propagate=True)

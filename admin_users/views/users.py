@@ -1,27 +1,73 @@
 from __future__ import annotations
 
+from flask import abort, jsonify, make_response, request
+from flask_admin import expose
 from flask_admin.contrib.sqla import ModelView
 
+from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
+from ..models import Status
 from .access import AdminOnlyMixin
+
+COLUMNS = [
+    ("email", "User"),
+    (None, "Customer ID"),
+    ("status", "Status"),
+    ("chats", "Chats"),
+    ("created", "Created"),
+    ("last_activity", "Last Activity"),
+]
 
 
 class UsersView(AdminOnlyMixin, ModelView):
-    """Admin > Users: who uses the chatbot. Nothing here creates, edits or deletes."""
+    """Admin > Users: who uses the chatbot. Nothing here creates, edits or deletes.
+
+    The list is ours (keyset batches, see :mod:`admin_users.listing`) rather than
+    Flask-Admin's, whose list counts every row and pages with OFFSET.
+    """
 
     can_create = False
     can_edit = False
     can_delete = False
     can_view_details = False
-    simple_list_pager = True
-    page_size = 30
-    list_template = "admin_users/users_list.html"
-    column_list = ["email", "customer_id", "status", "chat_count", "created_at", "last_activity_at"]
-    column_labels = {
-        "email": "User",
-        "customer_id": "Customer ID",
-        "chat_count": "Chats",
-        "created_at": "Created",
-        "last_activity_at": "Last Activity",
-    }
-    column_default_sort = [("created_at", True), ("id", True)]
-    column_sortable_list = ()
+
+    def _query(self) -> ListQuery:
+        try:
+            return ListQuery.from_args(request.args)
+        except BadListRequest as error:
+            abort(400, str(error))
+
+    def _batch(self, query: ListQuery):
+        try:
+            return fetch_batch(query, request.args.get("cursor") or None)
+        except BadListRequest as error:
+            abort(400, str(error))
+
+    @expose("/")
+    def index_view(self):
+        query = self._query()
+        batch = self._batch(query)
+        return self.render(
+            "admin_users/users_list.html",
+            query=query,
+            batch=batch,
+            columns=COLUMNS,
+            statuses=list(Status),
+            continued="cursor" in request.args,
+        )
+
+    @expose("/batch")
+    def batch_view(self):
+        """The next rows only, for infinite scroll; the cursor after them in a header."""
+        query = self._query()
+        batch = self._batch(query)
+        response = make_response(self.render("admin_users/users_batch.html", batch=batch))
+        response.headers["X-Next-Cursor"] = batch.next_cursor or ""
+        return response
+
+    @expose("/counts")
+    def counts_view(self):
+        """Users per status for the current search, loaded beside the rows."""
+        return jsonify(counts=status_counts(self._query()), cap=1000)
+
+    def is_sortable(self, name) -> bool:
+        return name in SORTS

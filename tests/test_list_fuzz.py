@@ -1,0 +1,59 @@
+"""Property: no list, batch or counts request answers with a server error."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ODD = ["", "%", "_", "\\", "'", '"', "\x00", "😀", "Ä", "a" * 10_000, "--", "1 OR 1=1"]
+args_strategy = st.fixed_dictionaries(
+    {},
+    optional={
+        "q": st.one_of(st.sampled_from(ODD), st.text(max_size=250)),
+        "sort": st.one_of(
+            st.sampled_from(["email", "status", "chats", "created", "last_activity"]), st.text()
+        ),
+        "desc": st.one_of(st.sampled_from(["0", "1"]), st.text(max_size=5)),
+        "status": st.one_of(st.sampled_from(["active", "guest", "x"]), st.text(max_size=12)),
+        "cursor": st.one_of(st.sampled_from(ODD), st.text(max_size=120)),
+    },
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    args=args_strategy,
+    url=st.sampled_from(["/admin/users/", "/admin/users/batch", "/admin/users/counts"]),
+)
+def test_list_parameters_never_cause_a_server_error(client, auth, app, api, args, url):
+    if not hasattr(app, "_fuzz_admin"):
+        with app.app_context():
+            app._fuzz_admin = api.create_admin("admin@example.com").id
+            for n in range(40):
+                api.register(f"user{n}@example.com")
+    auth.login(app._fuzz_admin)
+    response = client.get(url, query_string=args)
+    assert response.status_code in (200, 400), (args, response.status_code)
+    if response.status_code == 400:
+        assert len(response.data) < 2000 and b"Traceback" not in response.data
+
+
+def test_a_real_cursor_with_odd_search_terms(client, auth, app, api):
+    with app.app_context():
+        admin_id = api.create_admin("admin@example.com").id
+        for n in range(35):
+            user = api.register(f"odd{n}@example.com")
+            api.set_customer_id(user, "50%_\\'\"😀")
+    auth.login(admin_id)
+    args = {"q": "%_\\'\"😀", "sort": "email"}
+    html = client.get("/admin/users/", query_string=args).get_data(as_text=True)
+    assert html.count('class="user-row"') == 30
+    cursor = re.search(r'data-cursor="([^"]+)"', html).group(1)
+    batch = client.get("/admin/users/batch", query_string={**args, "cursor": cursor})
+    assert batch.status_code == 200 and batch.get_data(as_text=True).count('class="user-row"') == 5

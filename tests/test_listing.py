@@ -1,0 +1,385 @@
+"""Search, sort, filter and keyset scrolling of Admin > Users, against oracles written here."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from admin_users.models import utcnow
+
+STATUS_RANK = {"active": 0, "unconfirmed": 1, "deactivated": 2, "guest": 3}
+SORT_ARGS = ["email", "status", "chats", "created", "last_activity"]
+
+
+def oracle_status(u) -> str:
+    if u["deactivated"]:
+        return "deactivated"
+    if not u["email"]:
+        return "guest"
+    return "active" if u["confirmed"] else "unconfirmed"
+
+
+ORACLE_KEYS = {
+    "email": lambda u: (u["email"] or u["guest_id"]).casefold(),
+    "status": lambda u: STATUS_RANK[oracle_status(u)],
+    "chats": lambda u: u["chats"],
+    "created": lambda u: u["created"],
+    "last_activity": lambda u: u["last"],
+}
+
+
+def oracle_order(users, sort, desc, keep=lambda u: True):
+    chosen = [u for u in users if keep(u)]
+    return [
+        u["id"] for u in sorted(chosen, key=lambda u: (ORACLE_KEYS[sort](u), u["id"]), reverse=desc)
+    ]
+
+
+EMAILS = [
+    "alice@example.com",
+    "Bob@Example.com",
+    "bob.b@example.com",
+    "ÄRGER@example.de",
+    "ärmel@example.de",
+    "zoë@example.com",
+    "Zed@example.com",
+    "a_b@example.com",
+    "axb@example.com",
+    "50%off@example.com",
+    "500@example.com",
+    "back\\slash@example.com",
+    "backxslash@example.com",
+    "émile@example.fr",
+    "Emile@example.fr",
+    "0day@example.com",
+]
+
+
+@pytest.fixture
+def people(app, models):
+    """A mixed population with ties on every sort; returns plain dicts (the oracle's view)."""
+    from wsgi import db
+
+    base = utcnow().replace(microsecond=0) - timedelta(days=30)
+    users = []
+    with app.app_context():
+        admin = models.User(
+            email="admin@admin.test",
+            is_admin=True,
+            confirmed_at=base,
+            created_at=base - timedelta(days=1),
+            last_activity_at=base,
+        )
+        db.session.add(admin)
+        for i in range(90):
+            email = (
+                EMAILS[i]
+                if i < len(EMAILS)
+                else (
+                    None
+                    if i % 5 == 0
+                    else f"user{i % 37}.{i}@{'Example' if i % 2 else 'example'}.org"
+                )
+            )
+            row = {
+                "email": email,
+                "guest_id": None if email else f"g-{100000000 + i * 7919:09d}",
+                "customer_id": f"CUS-{i % 12:03d}" if i % 3 == 0 else None,
+                "confirmed": i % 4 != 1,
+                "deactivated": i % 9 == 4,
+                "chats": i % 4,  # many ties
+                "created": base + timedelta(hours=i // 3),  # ties of three
+                "last": base + timedelta(hours=(i * 7) % 40, microseconds=0 if i % 2 else 500),
+            }
+            user = models.User(
+                email=row["email"],
+                guest_id=row["guest_id"],
+                customer_id=row["customer_id"],
+                confirmed_at=base if row["confirmed"] and email else None,
+                deactivated_at=base if row["deactivated"] else None,
+                chat_count=row["chats"],
+                created_at=row["created"],
+                last_activity_at=row["last"],
+            )
+            db.session.add(user)
+            db.session.flush()
+            row["id"] = user.id
+            users.append(row)
+        db.session.commit()
+        admin_row = {
+            "id": admin.id,
+            "email": admin.email,
+            "guest_id": None,
+            "customer_id": None,
+            "confirmed": True,
+            "deactivated": False,
+            "chats": 0,
+            "created": base - timedelta(days=1),
+            "last": base,
+        }
+    return {"admin": admin_row, "all": [admin_row, *users]}
+
+
+@pytest.fixture
+def signed_in(client, auth, people):
+    auth.login(people["admin"]["id"])
+    return client
+
+
+def row_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr class="user-row" data-user-id="(\d+)"', html)]
+
+
+def scroll(client, args: dict, *, between=None) -> list[int]:
+    """Every row the admin sees: the page, then each batch the cursor leads to."""
+    page = client.get("/admin/users/", query_string=args)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    ids = row_ids(html)
+    found = re.search(r'data-cursor="([^"]+)"', html)
+    cursor = found and found.group(1)
+    while cursor:
+        if between:
+            between(len(ids))
+        batch = client.get("/admin/users/batch", query_string={**args, "cursor": cursor})
+        assert batch.status_code == 200
+        ids += row_ids(batch.get_data(as_text=True))
+        cursor = batch.headers["X-Next-Cursor"]
+    return ids
+
+
+@pytest.mark.parametrize("sort", SORT_ARGS)
+@pytest.mark.parametrize("desc", ["0", "1"])
+def test_each_sort_in_both_directions_matches_the_oracle(app, signed_in, people, sort, desc):
+    app.config["ADMIN_USERS_PAGE_SIZE"] = 7  # many batch boundaries, inside tie groups too
+    seen = scroll(signed_in, {"sort": sort, "desc": desc})
+    assert seen == oracle_order(people["all"], sort, desc == "1")
+
+
+def test_default_sort_is_newest_first(signed_in, people):
+    assert scroll(signed_in, {}) == oracle_order(people["all"], "created", True)
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("ALICE", ["alice@example.com"]),
+        ("bob", ["Bob@Example.com", "bob.b@example.com"]),
+        ("ä", ["ÄRGER@example.de", "ärmel@example.de"]),
+        ("Är", ["ÄRGER@example.de", "ärmel@example.de"]),
+        ("a_b", ["a_b@example.com"]),
+        ("50%", ["50%off@example.com"]),
+        ("back\\s", ["back\\slash@example.com"]),
+        ("ÉMILE", ["émile@example.fr"]),
+        ("  zoë@  ", ["zoë@example.com"]),
+        ("nothing-like-this", []),
+    ],
+)
+def test_search_is_one_literal_case_insensitive_substring(signed_in, people, term, expected):
+    found = scroll(signed_in, {"q": term, "sort": "email", "desc": "0"})
+    by_id = {u["id"]: u["email"] for u in people["all"]}
+    assert sorted(by_id[i] for i in found) == sorted(expected)
+
+
+def test_search_by_partial_customer_id(signed_in, people):
+    found = set(scroll(signed_in, {"q": "cus-00"}))
+    expected = {
+        u["id"]
+        for u in people["all"]
+        if u["customer_id"] and "cus-00" in u["customer_id"].casefold()
+    }
+    assert found == expected and len(expected) > 3
+
+
+@pytest.mark.parametrize("sort", SORT_ARGS)
+def test_search_and_status_filter_with_every_sort(app, signed_in, people, sort):
+    app.config["ADMIN_USERS_PAGE_SIZE"] = 5
+
+    def keep(u):
+        text = "\n".join(x.casefold() for x in (u["email"], u["customer_id"]) if x)
+        return "example" in text and oracle_status(u) == "active"
+
+    seen = scroll(signed_in, {"q": "Example", "status": "active", "sort": sort, "desc": "1"})
+    assert seen == oracle_order(people["all"], sort, True, keep)
+
+
+def test_spaces_inside_a_term_are_literal(app, signed_in, api):
+    with app.app_context():
+        api.set_customer_id(api.register("spaced@example.com"), "ACME Corp 7")
+    assert len(scroll(signed_in, {"q": "acme corp"})) == 1
+    assert scroll(signed_in, {"q": "acme  corp"}) == []
+
+
+@pytest.mark.parametrize("sort", SORT_ARGS)
+@pytest.mark.parametrize("desc", ["0", "1"])
+def test_scrolling_shows_each_user_once_while_users_sign_up(
+    app, signed_in, people, sort, desc, api
+):
+    before = {u["id"] for u in people["all"]}
+    added = []
+
+    def sign_ups(_shown):
+        with app.app_context():
+            for name in ("aaaa-first", "zzzz-last"):  # before and after the position
+                added.append(api.register(f"{name}{len(added)}@example.com").id)
+
+    seen = scroll(signed_in, {"sort": sort, "desc": desc}, between=sign_ups)
+    assert len(seen) == len(set(seen))
+    assert before <= set(seen)
+    assert set(seen) <= before | set(added)
+
+
+@pytest.mark.parametrize("desc", ["0", "1"])
+def test_no_user_twice_when_last_activity_moves(app, signed_in, people, desc, api):
+    def activity(_shown):
+        with app.app_context():
+            from wsgi import db
+
+            for u in people["all"][::7]:
+                api.record_event(api.find_user(u["id"]), "login")
+            db.session.commit()
+
+    seen = scroll(signed_in, {"sort": "last_activity", "desc": desc}, between=activity)
+    assert len(seen) == len(set(seen))
+    unmoved = {u["id"] for u in people["all"][1:]} - {u["id"] for u in people["all"][::7]}
+    assert unmoved <= set(seen)
+
+
+def test_batches_use_no_offset_and_no_count(app, signed_in, people):
+    from wsgi import db
+
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement.upper(), parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for sort in SORT_ARGS:
+            scroll(signed_in, {"sort": sort, "q": "example", "status": "active"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    selects = [(s, p) for s, p in statements if "FROM USERS" in s]
+    assert len(selects) > 10
+    assert not [s for s, _ in selects if "COUNT(" in s]
+    # SQLite's dialect writes "OFFSET ?" with 0 after every LIMIT; any other offset is a skip.
+    assert not [
+        s for s, p in selects if "OFFSET" in s and not (s.endswith("OFFSET ?") and p[-1] == 0)
+    ]
+
+
+def test_status_counts_for_the_current_search(signed_in, people):
+    counts = signed_in.get("/admin/users/counts", query_string={"q": "example"}).get_json()
+    expected = {key: 0 for key in STATUS_RANK}
+    for u in people["all"]:
+        if "example" in "\n".join(x.casefold() for x in (u["email"], u["customer_id"]) if x):
+            expected[oracle_status(u)] += 1
+    assert counts["counts"] == expected
+
+
+def test_status_counts_stop_at_the_cap(app, ctx, people):
+    from admin_users.listing import ListQuery, status_counts
+
+    counts = status_counts(ListQuery(), cap=10)
+    assert counts["active"] == 11 and counts["guest"] == 11
+    assert status_counts(ListQuery(search="zoë"), cap=10)["unconfirmed"] == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"sort": "password"},
+        {"sort": "chats", "desc": "sideways"},
+        {"sort": "", "desc": "1"},
+        {"sort": "created", "desc": "x"},
+    ],
+)
+def test_unknown_sort_or_direction_gives_the_default_sort(signed_in, people, args):
+    assert scroll(signed_in, args) == oracle_order(people["all"], "created", True)
+
+
+def first_cursor(client, args):
+    html = client.get("/admin/users/", query_string=args).get_data(as_text=True)
+    return re.search(r'data-cursor="([^"]+)"', html).group(1)
+
+
+def test_bad_cursors_are_400(signed_in, people):
+    cursor = first_cursor(signed_in, {"sort": "email"})
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    for bad, args in [
+        ("garbage", {"sort": "email"}),
+        (tampered, {"sort": "email"}),
+        (cursor, {"sort": "chats"}),  # another sort
+        (cursor, {"sort": "email", "q": "bob"}),  # another search
+        (cursor, {"sort": "email", "desc": "1"}),  # another direction
+    ]:
+        for url in ("/admin/users/batch", "/admin/users/"):
+            response = signed_in.get(url, query_string={**args, "cursor": bad})
+            assert response.status_code == 400, (bad, args, url)
+            assert b"list position" in response.data
+
+
+def test_search_longer_than_200_characters_is_400(signed_in, people):
+    assert signed_in.get("/admin/users/", query_string={"q": "a" * 200}).status_code == 200
+    for url in ("/admin/users/", "/admin/users/batch", "/admin/users/counts"):
+        response = signed_in.get(url, query_string={"q": "a" * 201})
+        assert response.status_code == 400 and b"200 characters" in response.data
+
+
+def test_empty_states(app, client, auth, api, people):
+    auth.login(people["admin"]["id"])
+    html = client.get("/admin/users/", query_string={"q": "no-such-<b>"}).get_data(as_text=True)
+    assert "No user matches" in html and "no-such-&lt;b&gt;" in html
+    assert "Clear the search" in html
+    auth.logout()
+
+
+def test_empty_state_without_users(app, client, auth, models):
+    from wsgi import db
+
+    with app.app_context():
+        admin = models.User(email="a@a.test", is_admin=True, confirmed_at=utcnow())
+        db.session.add(admin)
+        db.session.commit()
+        admin_id = admin.id
+    auth.login(admin_id)
+    html = client.get("/admin/users/", query_string={"status": "guest"}).get_data(as_text=True)
+    assert "No guest users" in html and "Show all users" in html
+
+
+def test_end_of_list_and_load_more_without_javascript(app, signed_in, people):
+    app.config["ADMIN_USERS_PAGE_SIZE"] = 40
+    html = signed_in.get("/admin/users/").get_data(as_text=True)
+    link = re.search(r'<a id="load-more" class="[^"]*" href="([^"]+)"', html).group(1)
+    second = signed_in.get(link.replace("&amp;", "&"))
+    assert second.status_code == 200
+    ids = row_ids(html) + row_ids(second.get_data(as_text=True))
+    assert len(ids) == 80 and len(set(ids)) == 80
+    assert "Back to the top" in second.get_data(as_text=True)
+
+
+def test_sort_headers_flip_and_show_the_direction(signed_in, people):
+    html = signed_in.get("/admin/users/", query_string={"sort": "chats"}).get_data(as_text=True)
+    assert 'aria-sort="descending"' in html and "fa-chevron-down" in html
+    chats = re.search(r'href="([^"]+)" class="sort-link" data-sort="chats"', html).group(1)
+    assert "desc=0" in chats
+    email = re.search(r'href="([^"]+)" class="sort-link" data-sort="email"', html).group(1)
+    assert "sort=email" in email and "desc=0" in email
+
+
+def test_cli_list_shares_the_query(app, runner, people):
+    result = runner.invoke(args=["admin-users", "list", "--search", "BOB", "--sort", "email"])
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert [line.split()[1] for line in lines] == ["bob.b@example.com", "Bob@Example.com"]
+    limited = runner.invoke(args=["admin-users", "list", "--status", "guest", "--limit", "3"])
+    assert len(limited.output.strip().splitlines()) == 3 and "Guest" in limited.output
+    none = runner.invoke(args=["admin-users", "list", "--search", "zzzz-nothing"])
+    assert "No users match." in none.output
+    long = runner.invoke(args=["admin-users", "list", "--search", "x" * 201])
+    assert long.exit_code != 0 and "200 characters" in long.output
