@@ -165,32 +165,38 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     column = sort_column(User, query.sort)
     conditions = filters(User, query)
-    order = (column.desc(), User.id.desc()) if query.desc else (column.asc(), User.id.asc())
-    session = state.db.session
+    after = None
     if cursor is None:
         as_of = utcnow()
-        users = session.scalars(select(User).where(*conditions).order_by(*order).limit(limit)).all()
     else:
         value, last_id, as_of = read_cursor(query, cursor)
+        after = (value, last_id)
         if query.sort == "last_activity":
             # A user active since the scroll began has moved: never show them twice.
             conditions.append(User.last_activity_at <= as_of)
-        # Two range scans rather than one row-value comparison, which SQLite answers
-        # from the first column only: the rest of the tie group, then the values after.
-        after_id = User.id < last_id if query.desc else User.id > last_id
-        users = session.scalars(
-            select(User)
-            .where(*conditions, column == value, after_id)
-            .order_by(User.id.desc() if query.desc else User.id.asc())
-            .limit(limit)
-        ).all()
-        if len(users) < limit:
-            beyond = column < value if query.desc else column > value
-            users += session.scalars(
-                select(User).where(*conditions, beyond).order_by(*order).limit(limit - len(users))
-            ).all()
+    users = keyset_rows(
+        state.db.session, select(User).where(*conditions), column, User.id, query.desc, after, limit
+    )
     next_cursor = make_cursor(query, users[-1], as_of) if len(users) == limit else None
     return Batch(users, next_cursor)
+
+
+def keyset_rows(session, statement, column, id_column, desc: bool, after, limit: int) -> list:
+    """Up to ``limit`` rows of ``statement`` in ``(column, id)`` order after ``(value, id)``.
+
+    Two range scans rather than one row-value comparison, which SQLite answers from
+    the first column only: the rest of the tie group, then the values beyond it.
+    """
+    order = (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
+    if after is None:
+        return session.scalars(statement.order_by(*order).limit(limit)).all()
+    value, last_id = after
+    same = statement.where(column == value, id_column < last_id if desc else id_column > last_id)
+    rows = session.scalars(same.order_by(*order[1:]).limit(limit)).all()
+    if len(rows) < limit:
+        beyond = statement.where(column < value if desc else column > value)
+        rows += session.scalars(beyond.order_by(*order).limit(limit - len(rows))).all()
+    return rows
 
 
 def iterate(query: ListQuery, limit: int | None = None):

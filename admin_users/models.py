@@ -403,7 +403,8 @@ def _define(db, name, attrs):
 def _add_indexes(made):
     """The indexes behind the list's sorts and the detail dialog's tabs.
 
-    Each sort walks ``(value, id)``; the tabs walk a user's rows by id.
+    Each sort walks ``(value, id)``; the detail dialog's tabs walk a user's rows by
+    ``(created_at, id)``.
     """
     U, C, A, M = made["User"], made["Chat"], made["AuditLog"], made["Message"]
     t = U.__tablename__
@@ -413,8 +414,8 @@ def _add_indexes(made):
         Index(f"ix_{t}_chat_count", U.chat_count, U.id),
         Index(f"ix_{t}_status", U.status, U.id),
         Index(f"ix_{t}_identifier", U.identifier_key, U.id),
-        Index(f"ix_{C.__tablename__}_user", C.user_id, C.id),
-        Index(f"ix_{A.__tablename__}_user", A.user_id, A.id),
+        Index(f"ix_{C.__tablename__}_user", C.user_id, C.created_at, C.id),
+        Index(f"ix_{A.__tablename__}_user", A.user_id, A.created_at, A.id),
         Index(f"ix_{M.__tablename__}_chat_id_id", M.chat_id, M.id),
     ]
     for index in wanted:

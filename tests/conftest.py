@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 POSTGRES_URL = os.environ.get(
     "ADMIN_USERS_TEST_POSTGRES_URL",
@@ -231,8 +232,10 @@ def page(browser, server):
             route.abort()
 
     page.route("**/*", only_local)
+    page.expected_console_errors = []  # a test that provokes e.g. a 404 says so here
     yield page
     context.close()
+    errors = [e for e in errors if not any(x in e for x in page.expected_console_errors)]
     assert errors == [], f"JavaScript errors: {errors}"
     assert foreign == [], f"requests to other hosts: {foreign}"
 
@@ -246,3 +249,33 @@ def sign_in(page, app, email):
     page.goto(url)
     page.click("#sign-in")
     page.wait_for_url("**/")
+
+
+# -- SQL --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def recorded_sql(engine):
+    """Every statement ``engine`` runs meanwhile, upper-cased, with its parameters."""
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement.upper(), parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def offsets_or_counts(statements) -> list[str]:
+    """The statements that count rows or skip rows with OFFSET.
+
+    SQLite's dialect writes ``OFFSET ?`` bound to 0 after every LIMIT: that skips nothing.
+    """
+    return [
+        s
+        for s, p in statements
+        if "COUNT(" in s or ("OFFSET" in s and not (s.endswith("OFFSET ?") and p[-1] == 0))
+    ]

@@ -72,9 +72,8 @@
           return response.text();
         })
         .then(function (html) {
-          const doc = new DOMParser().parseFromString(html, 'text/html');
           const seen = new Set(Array.from(body.rows, function (row) { return row.dataset.userId; }));
-          doc.querySelectorAll('tr.user-row').forEach(function (row) {
+          parseRows(html, 'tr.user-row').forEach(function (row) {
             if (seen.has(row.dataset.userId)) return; // moved during the scroll: once is enough
             body.appendChild(document.adoptNode(row));
           });
@@ -107,6 +106,181 @@
     });
   }
 
+  // Rows of a server-rendered <table><tbody> document, ready to append.
+  function parseRows(html, selector) {
+    return Array.from(new DOMParser().parseFromString(html, 'text/html').querySelectorAll(selector));
+  }
+
+  // A tab of the detail dialog: loads its first batch when it first comes into view
+  // (so a tab never shown is never fetched), then the next batch as it is scrolled.
+  function scrollingTab(pane, observers) {
+    const body = pane.querySelector('.tab-rows');
+    const more = pane.querySelector('.tab-more');
+    const error = pane.querySelector('.tab-error');
+    let cursor = null;
+    let started = false;
+    let loading = false;
+
+    function load() {
+      if (loading || (started && !cursor)) return;
+      loading = true;
+      error.hidden = true;
+      const url = new URL(pane.dataset.url, window.location.href);
+      if (cursor) url.searchParams.set('cursor', cursor);
+      fetch(url, { credentials: 'same-origin' })
+        .then(function (response) {
+          if (!response.ok) throw new Error('HTTP ' + response.status);
+          cursor = response.headers.get('X-Next-Cursor') || null;
+          return response.text();
+        })
+        .then(function (html) {
+          parseRows(html, 'tr').forEach(function (row) { body.appendChild(document.adoptNode(row)); });
+          showTimes(body);
+          started = true;
+          pane.querySelector('.tab-empty').hidden = body.rows.length > 0;
+          more.hidden = !cursor;
+          pane.dispatchEvent(new CustomEvent('tab:loaded'));
+        })
+        .catch(function () { error.hidden = false; })
+        .finally(function () { loading = false; });
+    }
+
+    const observer = new IntersectionObserver(function (entries) {
+      if (entries.some(function (entry) { return entry.isIntersecting; })) load();
+    }, { rootMargin: '300px 0px' });
+    observer.observe(more);
+    observers.push(observer);
+    pane.querySelector('.tab-retry').addEventListener('click', function (event) {
+      event.preventDefault();
+      load();
+    });
+  }
+
+  // The detail dialog: opens on a row's click or Enter, has a URL of its own (?user=ID),
+  // closes with Escape, its close button or the browser's back button.
+  function userDialog(page) {
+    const $ = window.jQuery;
+    const modal = document.getElementById('user-dialog');
+    const content = document.getElementById('user-dialog-content');
+    let observers = [];
+    let currentId = null;
+    let returnTo = null;
+    let pushed = false;
+    // Opening and closing the dialog moves through history; the list must not jump.
+    window.history.scrollRestoration = 'manual';
+
+    function urlFor(id) {
+      const url = new URL(window.location.href);
+      if (id === null) url.searchParams.delete('user');
+      else url.searchParams.set('user', id);
+      return url;
+    }
+
+    function rowFor(id) {
+      return page.querySelector('tr.user-row[data-user-id="' + CSS.escape(String(id)) + '"]');
+    }
+
+    function replaceContent(nodes) {
+      observers.forEach(function (observer) { observer.disconnect(); });
+      observers = [];
+      content.replaceChildren.apply(content, nodes);
+    }
+
+    function showMessage(title, text) {
+      const template = document.getElementById('user-dialog-message');
+      replaceContent([template.content.cloneNode(true)]);
+      content.querySelector('.modal-title').textContent = title;
+      content.querySelector('.dialog-message').textContent = text;
+    }
+
+    function load(id) {
+      showMessage('Loading…', '');
+      fetch(page.dataset.usersUrl + encodeURIComponent(id), { credentials: 'same-origin' })
+        .then(function (response) {
+          if (response.status === 404) throw new Error('There is no such user.');
+          if (!response.ok) throw new Error('Could not load this user (HTTP ' + response.status + ').');
+          return response.text();
+        })
+        .then(function (html) {
+          if (currentId !== id) return;
+          const doc = new DOMParser().parseFromString(html, 'text/html');
+          replaceContent(Array.from(doc.body.childNodes, function (node) { return document.adoptNode(node); }));
+          showTimes(content);
+          content.querySelectorAll('.user-tab').forEach(function (pane) { scrollingTab(pane, observers); });
+          modal.dispatchEvent(new CustomEvent('user:loaded'));
+        })
+        .catch(function (error) {
+          if (currentId === id) showMessage('User ' + id, error.message);
+        });
+    }
+
+    function open(id, push) {
+      id = String(id);
+      if (push) {
+        window.history.pushState({ user: id }, '', urlFor(id));
+        pushed = true;
+      }
+      currentId = id;
+      returnTo = rowFor(id) || returnTo;
+      load(id);
+      $(modal).modal('show');
+    }
+
+    $(modal).on('hidden.bs.modal', function () {
+      currentId = null;
+      replaceContent([]);
+      if (urlFor(null).href !== window.location.href) {
+        if (pushed) window.history.back();
+        else window.history.replaceState(null, '', urlFor(null));
+      }
+      pushed = false;
+      if (returnTo && document.body.contains(returnTo)) returnTo.focus({ preventScroll: true });
+    });
+
+    // Escape closes the dialog even while it is still fading in (Bootstrap ignores a
+    // hide during the transition, and focus has not moved into the dialog yet).
+    let opening = false;
+    let closeWhenShown = false;
+    $(modal).on('show.bs.modal', function () { opening = true; });
+    $(modal).on('shown.bs.modal', function () {
+      opening = false;
+      if (closeWhenShown) $(modal).modal('hide');
+      closeWhenShown = false;
+    });
+    function close() {
+      if (opening) closeWhenShown = true;
+      else if (modal.classList.contains('show')) $(modal).modal('hide');
+    }
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape') close();
+    });
+
+    window.addEventListener('popstate', function () {
+      const id = new URL(window.location.href).searchParams.get('user');
+      pushed = false;
+      if (id && id !== currentId) open(id, false);
+      else if (!id && currentId !== null) close();
+    });
+
+    const rows = document.getElementById('user-rows');
+    if (rows) {
+      rows.addEventListener('click', function (event) {
+        const row = event.target.closest('tr.user-row');
+        if (!row || event.target.closest('a, button, input, label')) return;
+        returnTo = row;
+        open(row.dataset.userId, true);
+      });
+      rows.addEventListener('keydown', function (event) {
+        const row = event.target.closest('tr.user-row');
+        if (event.key !== 'Enter' || !row || event.target !== row) return;
+        event.preventDefault();
+        returnTo = row;
+        open(row.dataset.userId, true);
+      });
+    }
+    if (page.dataset.openUser !== undefined) open(page.dataset.openUser, false);
+  }
+
   window.adminUsers = Object.assign(window.adminUsers || {}, { showTimes: showTimes });
   document.addEventListener('DOMContentLoaded', function () {
     showTimes(document);
@@ -114,5 +288,6 @@
     if (!page) return;
     loadCounts(page);
     infiniteScroll(page);
+    userDialog(page);
   });
 }());
