@@ -18,7 +18,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -33,8 +32,6 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 admin_users = AdminUsers(db=db)
 bp = Blueprint("chat", __name__)
-
-GUEST_KEY = "guest_id"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -79,17 +76,6 @@ def load_user(user_id: str):
     return db.session.get(admin_users.models.User, int(user_id))
 
 
-def _visitor():
-    """The signed-in user, or this session's guest, or None."""
-    if current_user.is_authenticated:
-        return current_user
-    guest_id = session.get(GUEST_KEY)
-    if guest_id:
-        User = admin_users.models.User
-        return db.session.scalar(select(User).where(User.guest_id == guest_id))
-    return None
-
-
 def _own_chat(visitor, chat_id):
     chat = db.session.get(admin_users.models.Chat, chat_id)
     if chat is None or visitor is None or chat.user_id != visitor.id:
@@ -98,8 +84,9 @@ def _own_chat(visitor, chat_id):
 
 
 @bp.get("/")
+@service.chat_guard
 def index():
-    visitor = _visitor()
+    visitor = service.current_visitor()
     M = admin_users.models
     chats, chat, messages = [], None, []
     if visitor is not None:
@@ -119,15 +106,13 @@ def index():
 
 
 @bp.post("/chat")
+@service.chat_guard
 def send():
     text = request.form.get("message", "").strip()
     if not text:
         flash("Type a message first.")
         return redirect(url_for("chat.index"))
-    visitor = _visitor()
-    if visitor is None:
-        visitor = service.create_guest()
-        session[GUEST_KEY] = visitor.guest_id
+    visitor = service.guest_for_session()  # the signed-in user, or a guest on first chat
     chat_id = request.form.get("chat_id", type=int)
     chat = _own_chat(visitor, chat_id) if chat_id else service.start_chat(visitor)
     service.add_message(chat, "user", text[:4000])
@@ -136,8 +121,9 @@ def send():
 
 
 @bp.post("/chat/<int:chat_id>/delete")
+@service.chat_guard
 def delete(chat_id):
-    chat = _own_chat(_visitor(), chat_id)
+    chat = _own_chat(service.current_visitor(), chat_id)
     service.delete_chat(chat)
     flash("Chat deleted.")
     return redirect(url_for("chat.index"))
@@ -146,13 +132,14 @@ def delete(chat_id):
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     if request.method == "POST":
-        guest = None if current_user.is_authenticated else _visitor()
+        visitor = service.current_visitor()
+        guest = visitor if visitor is not None and visitor.email is None else None
         try:
             user = service.register(request.form.get("email", ""), guest=guest)
         except service.AdminUsersError as error:
             flash(str(error))
             return render_template("register.html"), 400
-        session.pop(GUEST_KEY, None)
+        service.forget_guest()
         login_user(user)
         _print_link(user)
         flash("Welcome! Confirm your email with the link we sent (the demo prints it).")
@@ -188,7 +175,7 @@ def login_link(token):
     except service.AdminUsersError as error:
         flash(str(error))
         return render_template("login_link.html", token=None), 400
-    session.pop(GUEST_KEY, None)
+    service.forget_guest()
     login_user(user, remember=True)
     flash("You are signed in.")
     return redirect(url_for("chat.index"))
@@ -199,7 +186,7 @@ def logout():
     if current_user.is_authenticated:
         service.record_event(current_user, "logout", entity="session")
     logout_user()
-    session.pop(GUEST_KEY, None)
+    service.forget_guest()
     return redirect(url_for("chat.index"))
 
 

@@ -104,3 +104,94 @@ def list_command(search, status, sort, desc, limit):
         )
     if not shown:
         click.echo("No users match." if search or status else "No users yet.")
+
+
+def _actor(email):
+    """The admin named by ``--actor``, or None (the entry then shows ``cli``)."""
+    if email is None:
+        return None
+    actor = _user_or_fail(email)
+    if not service.may_use_admin_account(actor):
+        raise click.ClickException(f"{email} is not an active admin.")
+    return actor
+
+
+@admin_users_group.command("show")
+@click.argument("user")
+@click.option("--entries", default=10, show_default=True, help="How many recent audit entries.")
+def show_command(user, entries):
+    """Show USER (an id, an email or a guest id): fields, status and recent audit entries."""
+    from .details import identifiers, profile_of, tab_batch
+
+    user = _user_or_fail(user)
+    status = user.current_status.label + (" (erased)" if user.erased_at else "")
+    fields = [
+        ("id", user.id),
+        ("email", user.email),
+        ("guest id", user.guest_id),
+        ("customer id", user.customer_id),
+        ("status", status),
+        ("admin", "yes" if user.is_admin else None),
+        ("chats", user.chat_count),
+        ("created", user.created_at),
+        ("confirmed", user.confirmed_at),
+        ("last activity", user.last_activity_at),
+        ("deactivated", user.deactivated_at),
+        ("deactivated by", identifiers([user.deactivated_by_id]).get(user.deactivated_by_id)),
+        ("reason", user.deactivation_reason),
+    ]
+    profile = profile_of(user)
+    if profile is not None:
+        fields += [("name", profile.name), ("phone", profile.phone), ("address", profile.address)]
+    for label, value in fields:
+        if value is not None and value != "":
+            click.echo(f"{label + ':':<16}{value}")
+    batch = tab_batch(user, "audit", limit=entries)
+    click.echo("recent audit entries:" if batch.rows else "no audit entries")
+    for entry in batch.rows:
+        by = batch.actors.get(entry.actor_id, "") if entry.by_admin else ""
+        by = by or ("cli" if entry.actor_id is None and entry.origin == "cli" else "")
+        line = (
+            f"  {entry.created_at:%Y-%m-%d %H:%M:%S}  {entry.action:<18} {entry.entity or '':<16}"
+        )
+        line += f" {entry.ip_address or '':<15}"
+        if by:
+            line += f" by {by}"
+        if entry.detail:
+            line += f" — {entry.detail}"
+        click.echo(line.rstrip())
+
+
+@admin_users_group.command("deactivate")
+@click.argument("user")
+@click.option("--reason", required=True, help="Why: it goes into the audit log.")
+@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+def deactivate_command(user, reason, actor):
+    """Deactivate USER: refused from their next request, data kept."""
+    user, actor = _user_or_fail(user), _actor(actor)
+    try:
+        changed = service.deactivate(user, reason=reason, actor=actor)
+    except (ValueError, service.AdminUsersError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"{user.identifier} is deactivated."
+        if changed
+        else f"{user.identifier} was already deactivated: nothing changed."
+    )
+
+
+@admin_users_group.command("reactivate")
+@click.argument("user")
+@click.option("--note", help="An optional note for the audit log.")
+@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+def reactivate_command(user, note, actor):
+    """Reactivate USER: access again from their next request."""
+    user, actor = _user_or_fail(user), _actor(actor)
+    if user.erased_at is not None:
+        raise click.ClickException(f"{user.identifier} was erased and cannot be reactivated.")
+    changed = service.reactivate(user, actor=actor, note=note)
+    click.echo(
+        f"{user.identifier} is active again."
+        if changed
+        else f"{user.identifier} was not deactivated: nothing changed."
+    )

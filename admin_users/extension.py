@@ -17,6 +17,7 @@ DEFAULTS = {
     "ADMIN_USERS_MAGIC_LINK_MAX_AGE": 15 * 60,
     "ADMIN_USERS_LOGIN_LINK_ENDPOINT": None,
     "ADMIN_USERS_BASE_URL": "http://127.0.0.1:5000",
+    "ADMIN_USERS_GUEST_SESSION_KEY": "admin_users_guest_id",
 }
 
 
@@ -55,6 +56,8 @@ class AdminUsers:
         Needed by ``flask admin-users login-link``.
     ``ADMIN_USERS_BASE_URL`` ("http://127.0.0.1:5000")
         Scheme and host of links made outside a request (the CLI).
+    ``ADMIN_USERS_GUEST_SESSION_KEY`` ("admin_users_guest_id")
+        The session key that holds a guest's id.
     """
 
     def __init__(
@@ -80,7 +83,7 @@ class AdminUsers:
     def init_app(self, app: Flask, *, admin: Admin | None = None) -> None:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
-        from .views import AdminUsersIndexView, UsersView
+        from .views import AdminUsersIndexView, AppConfigView, UsersView
 
         admin = admin or self.admin
         if admin is None:
@@ -105,6 +108,7 @@ class AdminUsers:
             )
         )
         admin.add_view(UsersView(self.models.User, self.db, name="Users", endpoint="users"))
+        admin.add_view(AppConfigView(name="App Config", endpoint="app_config", url="app-config"))
 
         from flask_wtf.csrf import generate_csrf
 

@@ -11,8 +11,10 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context, jsonify, render_template, request, session
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
@@ -20,12 +22,19 @@ from .extension import get_state
 from .models import Status, status_of, utcnow
 
 __all__ = [
+    "Access",
     "AccountDeactivated",
     "AdminUsersError",
     "EmailTaken",
     "InvalidEmail",
     "InvalidLink",
     "add_message",
+    "chat_access",
+    "chat_guard",
+    "current_visitor",
+    "get_chat_permission",
+    "guest_for_session",
+    "set_chat_permission",
     "confirm_email",
     "create_admin",
     "create_guest",
@@ -248,13 +257,14 @@ def find_user(ref):
     return session.scalar(select(User).where(User.identifier_key == ref.casefold()))
 
 
+def may_use_admin_account(user) -> bool:
+    """An admin account in good standing: marked admin, confirmed, not deactivated."""
+    return bool(getattr(user, "is_admin", False) and status_of(user) is Status.ACTIVE)
+
+
 def may_use_admin(user) -> bool:
     """Only a signed-in, active admin reaches the admin panel."""
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and getattr(user, "is_admin", False)
-        and status_of(user) is Status.ACTIVE
-    )
+    return bool(getattr(user, "is_authenticated", False) and may_use_admin_account(user))
 
 
 # -- sign-in links ---------------------------------------------------------------------
@@ -396,14 +406,37 @@ def record_event(
 # -- admin actions ------------------------------------------------------------------------
 
 
+class CannotDeactivateSelf(AdminUsersError):
+    pass
+
+
+# The seed's common reasons, offered in the admin's confirmation step.
+DEACTIVATION_REASONS = (
+    "Abuse or harmful behaviour",
+    "Spam or bot account",
+    "Compliance or legal requirement",
+    "User requested account closure",
+)
+
+
+def compose_reason(reason: str | None, detail: str | None = None) -> str:
+    """One reason from a chosen reason and free text (either may be empty)."""
+    parts = [p.strip() for p in (reason, detail) if p and p.strip()]
+    return ": ".join(parts)[:1000]
+
+
 def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
     """Block the user; False (and no change) if already deactivated.
 
-    ``actor`` is the admin (None from the CLI without ``--actor``).
+    ``actor`` is the admin (None from the CLI without ``--actor``). Every session of
+    the user is refused from its next request on (see :func:`chat_access`); nothing
+    of theirs is deleted.
     """
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("A reason is required to deactivate a user.")
+    if actor is not None and actor.id == user.id:
+        raise CannotDeactivateSelf("You cannot deactivate your own account.")
     if user.deactivated_at is not None:
         return False
     with _transaction():
@@ -431,3 +464,153 @@ def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = No
             detail=(note or "").strip() or None,
         )
     return True
+
+
+# -- app config ----------------------------------------------------------------------------
+
+CHAT_PERMISSIONS = {
+    "guest": "Guest: anyone can chat without signing in; a visitor becomes a guest user "
+    "on their first message.",
+    "login": "Login: visitors must sign in to chat (an unconfirmed email is enough).",
+    "user": "User: visitors must sign in with a confirmed email to chat.",
+}
+
+
+def _app_config(session, *, for_update: bool = False):
+    AppConfig = _models().AppConfig
+    statement = select(AppConfig).where(AppConfig.id == 1)
+    if for_update:
+        statement = statement.with_for_update()
+    config = session.scalar(statement)
+    if config is None:
+        config = AppConfig(id=1, chat_permission="guest")
+        session.add(config)
+    return config
+
+
+def get_chat_permission() -> str:
+    """The chat permission, read afresh on every call: a change reaches every worker."""
+    AppConfig = _models().AppConfig
+    value = _session().scalar(select(AppConfig.chat_permission).where(AppConfig.id == 1))
+    return value or "guest"
+
+
+def set_chat_permission(value: str, *, actor=None, ip: str | None = None) -> bool:
+    """Change who may chat (``guest``, ``login`` or ``user``); False if it already was."""
+    if value not in CHAT_PERMISSIONS:
+        raise ValueError(f"The chat permission is one of: {', '.join(CHAT_PERMISSIONS)}.")
+    with _transaction() as session:
+        config = _app_config(session, for_update=True)
+        old = config.chat_permission
+        if old == value:
+            return False
+        config.chat_permission = value
+        _audit(
+            None,
+            "admin.config",
+            entity="app_config.chat_permission",
+            actor=actor,
+            ip=ip,
+            detail=f"{old} -> {value}",
+        )
+    return True
+
+
+# -- the guard -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """Whether the current visitor may chat, and if not, why and what to do."""
+
+    allowed: bool
+    visitor: object | None = None  # the user or guest; None for a new visitor
+    reason: str | None = None  # "deactivated", "sign_in" or "confirm"
+    message: str = ""
+    status: int = 200
+
+
+def _guest_key() -> str:
+    return current_app.config["ADMIN_USERS_GUEST_SESSION_KEY"]
+
+
+def current_visitor():
+    """The signed-in user (of any status), else this session's guest, else None.
+
+    Flask-Login treats a deactivated user as not authenticated, but still loads them:
+    that is how their open sessions, remember-me ones too, are recognised and refused.
+    """
+    from flask_login import current_user
+
+    user = current_user._get_current_object() if current_user else None
+    if user is not None and not getattr(user, "is_anonymous", True):
+        return user
+    guest_id = session.get(_guest_key())
+    if guest_id:
+        User = _models().User
+        return _session().scalar(select(User).where(User.guest_id == guest_id))
+    return None
+
+
+def chat_access() -> Access:
+    """The one check of who may chat: deactivation first, then the chat permission."""
+    visitor = current_visitor()
+    if visitor is not None and status_of(visitor) is Status.DEACTIVATED:
+        return Access(
+            False,
+            visitor,
+            "deactivated",
+            "This account has been deactivated. Contact the site's support "
+            "if you think this is a mistake.",
+            403,
+        )
+    permission = get_chat_permission()
+    if permission == "guest":
+        return Access(True, visitor)
+    if visitor is None or visitor.email is None:
+        return Access(False, visitor, "sign_in", "Sign in to chat.", 401)
+    if permission == "user" and visitor.confirmed_at is None:
+        return Access(
+            False,
+            visitor,
+            "confirm",
+            "Confirm your email to chat: open the link we sent you, or ask for a new one.",
+            403,
+        )
+    return Access(True, visitor)
+
+
+def guest_for_session(*, ip: str | None = None):
+    """This session's guest, created (and remembered in the session) on first use."""
+    visitor = current_visitor()
+    if visitor is None:
+        visitor = create_guest(ip=ip)
+        session[_guest_key()] = visitor.guest_id
+    return visitor
+
+
+def forget_guest() -> None:
+    """Drop the session's guest (on sign-in or sign-out)."""
+    session.pop(_guest_key(), None)
+
+
+def chat_guard(view):
+    """Decorator for chat endpoints: refuses whom :func:`chat_access` refuses.
+
+    The refusal is a page (``admin_users/refused.html``, which a host may override)
+    or, for requests that want JSON, ``{"error": ..., "reason": ...}``.
+    """
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        access = chat_access()
+        if access.allowed:
+            return view(*args, **kwargs)
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=access.message, reason=access.reason), access.status
+        login_view = getattr(getattr(current_app, "login_manager", None), "login_view", None)
+        return render_template(
+            "admin_users/refused.html", access=access, login_view=login_view
+        ), access.status
+
+    return guarded

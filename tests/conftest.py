@@ -136,6 +136,14 @@ def admin(ctx, api):
     return api.create_admin("admin@example.com")
 
 
+@pytest.fixture
+def client(app):
+    """Replaces pytest-flask's ``client``, which is opened with ``with``: that keeps each
+    request's context pushed after it, and any other client's next request would run
+    inside it, sharing its database session and signed-in user."""
+    return app.test_client()
+
+
 @pytest.fixture(autouse=True)
 def _push_request_context():
     """Replaces pytest-flask's fixture of this name, which keeps one request context
@@ -279,3 +287,35 @@ def offsets_or_counts(statements) -> list[str]:
         for s, p in statements
         if "COUNT(" in s or ("OFFSET" in s and not (s.endswith("OFFSET ?") and p[-1] == 0))
     ]
+
+
+@contextmanager
+def audit_writes_refused(app):
+    """The database itself refuses every new audit entry meanwhile (a trigger)."""
+    from wsgi import db
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        create = [
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_logs "
+            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+        ]
+        drop = ["DROP TRIGGER refuse_audit"]
+    else:
+        create = [
+            "CREATE FUNCTION refuse_audit() RETURNS trigger AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit refused'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_logs "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ]
+        drop = ["DROP TRIGGER refuse_audit ON audit_logs", "DROP FUNCTION refuse_audit()"]
+    with engine.begin() as connection:
+        for statement in create:
+            connection.execute(text(statement))
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            for statement in drop:
+                connection.execute(text(statement))

@@ -16,9 +16,13 @@ def admin_rules(app):
             yield rule
 
 
-def requests_for(app, ids):
+def requests_for(app, real_id):
+    """Every (method, url) of the admin's rules, with a real user id in each id argument."""
     for rule in admin_rules(app):
-        values = {arg: ids for arg in rule.arguments}
+        values = {
+            arg: sorted(converter.items)[0] if hasattr(converter, "items") else real_id
+            for arg, converter in rule._converters.items()
+        }
         with app.test_request_context():
             from flask import url_for
 

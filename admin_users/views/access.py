@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
+from ..extension import get_state
 from ..service import may_use_admin
 
 
@@ -39,3 +41,17 @@ class AdminOnlyMixin:
             except ValidationError as error:
                 abort(400, str(error))
         return None
+
+    def _run_view(self, fn, *args, **kwargs):
+        """A database that is down, locked or refusing a write gets a 503, not a traceback;
+        the transaction was rolled back, so nothing is half-written."""
+        try:
+            return super()._run_view(fn, *args, **kwargs)
+        except SQLAlchemyError:
+            get_state().db.session.rollback()
+            current_app.logger.exception("admin-users: database error")
+            abort(
+                503,
+                "The database could not complete this request; nothing was changed. "
+                "Try again in a moment.",
+            )

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from flask import abort, jsonify, make_response, request
+from flask import abort, flash, jsonify, make_response, redirect, request
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
+from .. import service
 from ..details import TABS, get_user, identifiers, profile_of, tab_batch
 from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
 from ..models import Status
@@ -55,6 +59,7 @@ class UsersView(AdminOnlyMixin, ModelView):
             batch=batch,
             columns=COLUMNS,
             statuses=list(Status),
+            reasons=service.DEACTIVATION_REASONS,
             continued="cursor" in request.args,
             open_user=open_user,
         )
@@ -72,9 +77,10 @@ class UsersView(AdminOnlyMixin, ModelView):
             user=user,
             profile=profile_of(user),
             deactivated_by=identifiers([user.deactivated_by_id]).get(user.deactivated_by_id),
+            reasons=service.DEACTIVATION_REASONS,
         )
 
-    @expose("/<int:user_id>/<tab>")
+    @expose("/<int:user_id>/<any(chats, audit):tab>")
     def tab_view(self, user_id, tab):
         """The next rows of a dialog's tab; the cursor after them in a header."""
         user = get_user(user_id)
@@ -104,3 +110,87 @@ class UsersView(AdminOnlyMixin, ModelView):
 
     def is_sortable(self, name) -> bool:
         return name in SORTS
+
+    # -- actions ------------------------------------------------------------------------
+
+    @expose("/csrf-token")
+    def csrf_token_view(self):
+        """A fresh CSRF token for the page's next POST (a page may stay open for hours)."""
+        return jsonify(token=generate_csrf())
+
+    def _rows(self, users) -> str:
+        return self.render("admin_users/_user_rows.html", users=users)
+
+    def _outcome(self, user, changed: bool, message: str):
+        return jsonify(
+            changed=changed,
+            message=message,
+            status=user.current_status.key,
+            row=self._rows([user]),
+        )
+
+    @expose("/<int:user_id>/deactivate", methods=["POST"])
+    def deactivate_view(self, user_id):
+        """Deactivate one user, from the dialog's confirmation step."""
+        user = get_user(user_id) or abort(404, "There is no such user.")
+        reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
+        if not reason:
+            return jsonify(error="Give a reason: it goes into the audit log."), 400
+        try:
+            changed = service.deactivate(user, reason=reason, actor=current_user)
+        except service.CannotDeactivateSelf as error:
+            return jsonify(error=str(error)), 400
+        message = (
+            f"{user.identifier} is deactivated."
+            if changed
+            else f"{user.identifier} was already deactivated: nothing changed."
+        )
+        return self._outcome(user, changed, message)
+
+    @expose("/<int:user_id>/reactivate", methods=["POST"])
+    def reactivate_view(self, user_id):
+        """Reactivate one user, from the dialog's confirmation step."""
+        user = get_user(user_id) or abort(404, "There is no such user.")
+        if user.erased_at is not None:
+            return jsonify(error="An erased user cannot be reactivated."), 400
+        changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
+        message = (
+            f"{user.identifier} is active again."
+            if changed
+            else f"{user.identifier} was not deactivated: nothing changed."
+        )
+        return self._outcome(user, changed, message)
+
+    @action("deactivate", "Deactivate selected")
+    def action_deactivate(self, ids):
+        """Bulk deactivation: one reason, an audit entry for each user."""
+        wants_json = request.accept_mimetypes.best == "application/json"
+        reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
+        if not reason:
+            if wants_json:
+                return jsonify(error="Give a reason: it goes into the audit log."), 400
+            flash("Give a reason: it goes into the audit log.", "error")
+            return None
+        done, skipped, users = 0, 0, []
+        for user_id in dict.fromkeys(ids):
+            user = get_user(user_id)
+            if user is None:
+                continue
+            try:
+                changed = service.deactivate(user, reason=reason, actor=current_user)
+            except service.CannotDeactivateSelf:
+                changed = False
+            done += changed
+            skipped += not changed
+            users.append(user)
+        message = f"Deactivated {done} user{'s' if done != 1 else ''}"
+        message += f"; {skipped} skipped (already deactivated, or yourself)." if skipped else "."
+        if wants_json:
+            return jsonify(
+                deactivated=done,
+                skipped=skipped,
+                message=message,
+                rows={user.id: self._rows([user]) for user in users},
+            )
+        flash(message)
+        return redirect(self.get_url(".index_view"))

@@ -106,6 +106,152 @@
     });
   }
 
+  // POST a form's fields with a fresh CSRF token; resolves to [response, json].
+  function post(page, url, form, extra) {
+    return fetch(page.dataset.csrfUrl, { credentials: 'same-origin' })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        const body = new URLSearchParams(new FormData(form));
+        (extra || []).forEach(function (pair) { body.append(pair[0], pair[1]); });
+        return fetch(url, {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'X-CSRFToken': data.token, Accept: 'application/json' },
+          body: body,
+        });
+      })
+      .then(function (response) {
+        return response.json()
+          .catch(function () { return { error: 'The server answered ' + response.status + '.' }; })
+          .then(function (json) { return [response, json]; });
+      });
+  }
+
+  // Replace a user's row in the list with a freshly rendered one.
+  function replaceRow(page, html) {
+    parseRows(html, 'tr.user-row').forEach(function (fresh) {
+      const old = page.querySelector('tr.user-row[data-user-id="' + fresh.dataset.userId + '"]');
+      if (!old) return;
+      const checked = old.querySelector('.action-checkbox').checked;
+      const row = document.adoptNode(fresh);
+      old.replaceWith(row);
+      row.querySelector('.action-checkbox').checked = checked;
+      showTimes(row);
+    });
+  }
+
+  // The dialog's Deactivate / Reactivate buttons, each behind a confirmation step.
+  function dialogActions(page, content, reload) {
+    const actions = content.querySelector('.dialog-actions');
+    if (!actions) return;
+    content.querySelectorAll('[data-step]').forEach(function (button) {
+      button.addEventListener('click', function () {
+        const form = content.querySelector('[data-step-form="' + button.dataset.step + '"]');
+        actions.hidden = true;
+        form.hidden = false;
+        const first = form.querySelector('select, textarea');
+        if (first) first.focus();
+      });
+    });
+    content.querySelectorAll('form[data-step-form]').forEach(function (form) {
+      const error = form.querySelector('.form-error');
+      form.querySelector('[data-cancel]').addEventListener('click', function () {
+        form.hidden = true;
+        actions.hidden = false;
+      });
+      form.addEventListener('submit', function (event) {
+        event.preventDefault();
+        const submit = form.querySelector('[type=submit]');
+        submit.disabled = true;
+        post(page, form.action, form)
+          .then(function (result) {
+            const response = result[0];
+            const data = result[1];
+            if (!response.ok) {
+              error.textContent = data.error || 'Could not do this (' + response.status + ').';
+              error.classList.add('d-block');
+              return;
+            }
+            replaceRow(page, data.row);
+            reload(data.message);
+          })
+          .catch(function () {
+            error.textContent = 'Could not reach the server. Try again.';
+            error.classList.add('d-block');
+          })
+          .finally(function () { submit.disabled = false; });
+      });
+    });
+  }
+
+  // Checkboxes on the rows (scroll-loaded ones too) and "Deactivate selected".
+  function bulkDeactivate(page) {
+    const $ = window.jQuery;
+    const button = document.getElementById('bulk-deactivate');
+    const rows = document.getElementById('user-rows');
+    const all = document.getElementById('select-all');
+    const modal = document.getElementById('bulk-dialog');
+    const form = document.getElementById('bulk-form');
+    const feedback = page.querySelector('.bulk-feedback');
+    if (!button || !rows || !form) return;
+    const error = form.querySelector('.form-error');
+
+    function selected() {
+      return Array.from(rows.querySelectorAll('.action-checkbox:checked'), function (box) {
+        return box.value;
+      });
+    }
+    function update() {
+      const count = selected().length;
+      button.disabled = count === 0;
+      page.querySelector('.selected-count').textContent = count;
+      form.querySelectorAll('.bulk-count').forEach(function (node) { node.textContent = count; });
+    }
+    rows.addEventListener('change', update);
+    page.addEventListener('users:loaded', function () {
+      if (all.checked) rows.querySelectorAll('.action-checkbox').forEach(function (box) { box.checked = true; });
+      update();
+    });
+    all.addEventListener('change', function () {
+      rows.querySelectorAll('.action-checkbox').forEach(function (box) { box.checked = all.checked; });
+      update();
+    });
+    button.addEventListener('click', function () {
+      error.classList.remove('d-block');
+      form.reset();
+      update();
+      $(modal).modal('show');
+    });
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      const ids = selected();
+      const submit = form.querySelector('[type=submit]');
+      submit.disabled = true;
+      const extra = [['action', 'deactivate']].concat(ids.map(function (id) { return ['rowid', id]; }));
+      post(page, button.dataset.actionUrl, form, extra)
+        .then(function (result) {
+          const data = result[1];
+          if (!result[0].ok) {
+            error.textContent = data.error || 'Could not do this.';
+            error.classList.add('d-block');
+            return;
+          }
+          Object.values(data.rows).forEach(function (html) { replaceRow(page, html); });
+          rows.querySelectorAll('.action-checkbox').forEach(function (box) { box.checked = false; });
+          all.checked = false;
+          update();
+          feedback.textContent = data.message;
+          $(modal).modal('hide');
+        })
+        .catch(function () {
+          error.textContent = 'Could not reach the server. Try again.';
+          error.classList.add('d-block');
+        })
+        .finally(function () { submit.disabled = false; });
+    });
+    update();
+  }
+
   // Rows of a server-rendered <table><tbody> document, ready to append.
   function parseRows(html, selector) {
     return Array.from(new DOMParser().parseFromString(html, 'text/html').querySelectorAll(selector));
@@ -147,7 +293,7 @@
 
     const observer = new IntersectionObserver(function (entries) {
       if (entries.some(function (entry) { return entry.isIntersecting; })) load();
-    }, { rootMargin: '300px 0px' });
+    }, { root: pane.closest('.modal-body'), rootMargin: '300px 0px' });
     observer.observe(more);
     observers.push(observer);
     pane.querySelector('.tab-retry').addEventListener('click', function (event) {
@@ -193,8 +339,8 @@
       content.querySelector('.dialog-message').textContent = text;
     }
 
-    function load(id) {
-      showMessage('Loading…', '');
+    function load(id, message) {
+      if (!message) showMessage('Loading…', '');
       fetch(page.dataset.usersUrl + encodeURIComponent(id), { credentials: 'same-origin' })
         .then(function (response) {
           if (response.status === 404) throw new Error('There is no such user.');
@@ -207,6 +353,8 @@
           replaceContent(Array.from(doc.body.childNodes, function (node) { return document.adoptNode(node); }));
           showTimes(content);
           content.querySelectorAll('.user-tab').forEach(function (pane) { scrollingTab(pane, observers); });
+          dialogActions(page, content, function (text) { load(id, text); });
+          if (message) content.querySelector('.dialog-feedback').textContent = message;
           modal.dispatchEvent(new CustomEvent('user:loaded'));
         })
         .catch(function (error) {
@@ -289,5 +437,6 @@
     loadCounts(page);
     infiniteScroll(page);
     userDialog(page);
+    bulkDeactivate(page);
   });
 }());
