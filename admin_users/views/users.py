@@ -119,7 +119,7 @@ class UsersView(AdminOnlyMixin, ModelView):
         return jsonify(token=generate_csrf())
 
     def _rows(self, users) -> str:
-        return self.render("admin_users/_user_rows.html", users=users)
+        return self.render("admin_users/users_batch.html", batch={"users": users})
 
     def _outcome(self, user, changed: bool, message: str):
         return jsonify(

@@ -155,6 +155,7 @@
     });
     content.querySelectorAll('form[data-step-form]').forEach(function (form) {
       const error = form.querySelector('.form-error');
+      form.addEventListener('input', function () { error.classList.remove('d-block'); });
       form.querySelector('[data-cancel]').addEventListener('click', function () {
         form.hidden = true;
         actions.hidden = false;
@@ -195,6 +196,7 @@
     const feedback = page.querySelector('.bulk-feedback');
     if (!button || !rows || !form) return;
     const error = form.querySelector('.form-error');
+    form.addEventListener('input', function () { error.classList.remove('d-block'); });
 
     function selected() {
       return Array.from(rows.querySelectorAll('.action-checkbox:checked'), function (box) {

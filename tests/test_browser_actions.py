@@ -1,0 +1,87 @@
+"""Deactivation in a real browser: the dialog's confirmation steps and bulk deactivation."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import sign_in
+
+
+@pytest.fixture
+def admin_page(page, browser_app):
+    runner = browser_app.test_cli_runner()
+    assert runner.invoke(args=["admin-users", "demo-data", "--users", "90"]).exit_code == 0
+    assert runner.invoke(args=["admin-users", "create-admin", "admin@example.com"]).exit_code == 0
+    sign_in(page, browser_app, "admin@example.com")
+    page.goto("/admin/users/?status=active")
+    return page
+
+
+def row_status(page, user_id):
+    return page.locator(f"tr.user-row[data-user-id='{user_id}'] td.col-status").inner_text()
+
+
+def test_deactivate_and_reactivate_from_the_dialog(admin_page, tmp_path):
+    page = admin_page
+    row = page.locator("tr.user-row").nth(2)
+    user_id = row.get_attribute("data-user-id")
+    email = row.locator("td.col-user").inner_text()
+    row.locator("td.col-user").click()
+    page.wait_for_selector("#user-dialog.show .user-info")
+    page.click("[data-step='deactivate']")
+    form = page.locator("form[data-step-form='deactivate']")
+    assert f"Deactivate {email}?" in form.inner_text()
+    page.expected_console_errors.append("status of 400 (BAD REQUEST)")
+    form.locator("button[type=submit]").click()  # no reason yet: refused
+    page.wait_for_selector("form[data-step-form='deactivate'] .form-error.d-block")
+    assert "reason" in form.locator(".form-error").inner_text()
+    form.locator("select[name=reason]").select_option("Spam or bot account")
+    form.locator("textarea[name=detail]").fill("Posted <b>links</b> in every chat")
+    page.screenshot(path=str(tmp_path / "confirm.png"))
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#user-dialog .field-reason")
+    dialog = page.locator("#user-dialog")
+    assert dialog.locator(".field-status").inner_text() == "Deactivated"
+    assert dialog.locator(".field-reason").inner_text() == (
+        "Spam or bot account: Posted <b>links</b> in every chat"
+    )
+    assert dialog.locator(".field-deactivated-by").inner_text() == "admin@example.com"
+    assert "is deactivated" in dialog.locator(".dialog-feedback").inner_text()
+    assert row_status(page, user_id) == "Deactivated"  # the row, without a reload
+    page.click("[data-step='reactivate']")
+    reactivate = page.locator("form[data-step-form='reactivate']")
+    assert f"Reactivate {email}?" in reactivate.inner_text()
+    reactivate.locator("textarea[name=note]").fill("appeal accepted")
+    reactivate.locator("button[type=submit]").click()
+    page.wait_for_selector("#user-dialog [data-step='deactivate']")
+    assert page.locator("#user-dialog .field-status").inner_text() == "Active"
+    assert row_status(page, user_id) == "Active"
+    page.click("#user-tab-audit-link")
+    page.wait_for_selector("#user-tab-audit tr.audit-row")
+    newest = page.locator("#user-tab-audit tr.audit-row").first.inner_text()
+    assert "admin.reactivate" in newest and "appeal accepted" in newest
+
+
+def test_bulk_deactivation_with_a_row_loaded_by_scrolling(admin_page, tmp_path):
+    page = admin_page
+    page.goto("/admin/users/")
+    rows = page.locator("tr.user-row")
+    page.mouse.wheel(0, 20000)
+    page.wait_for_function("document.querySelectorAll('tr.user-row').length > 30")
+    picked = [rows.nth(n) for n in (1, 4, 40)]  # the last was loaded by scrolling
+    ids = [row.get_attribute("data-user-id") for row in picked]
+    already = sum(row.locator("td.col-status").inner_text() == "Deactivated" for row in picked)
+    for row in picked:
+        row.locator(".action-checkbox").check()
+    assert page.locator(".selected-count").inner_text() == "3"
+    page.click("#bulk-deactivate")
+    page.wait_for_selector("#bulk-dialog.show")
+    assert "Deactivate 3 users" in page.locator("#bulk-dialog").inner_text()
+    page.locator("#bulk-reason").select_option("Abuse or harmful behaviour")
+    page.screenshot(path=str(tmp_path / "bulk.png"))
+    page.click("#bulk-dialog button[type=submit]")
+    page.wait_for_selector("#bulk-dialog", state="hidden")
+    feedback = page.locator(".bulk-feedback").inner_text()
+    assert f"Deactivated {3 - already} user" in feedback
+    for user_id in ids:
+        assert row_status(page, user_id) == "Deactivated"
+    assert page.locator(".action-checkbox:checked").count() == 0
