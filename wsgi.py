@@ -204,7 +204,25 @@ def profile():
             return render_template("profile.html", profile=fields), 400
         flash("Profile saved.")
         return redirect(url_for("chat.profile"))
-    return render_template("profile.html", profile=db.session.get(Profile, current_user.id))
+    return render_template(
+        "profile.html",
+        profile=db.session.get(Profile, current_user.id),
+        data_requests=service.data_requests(current_user),
+    )
+
+
+@bp.post("/profile/request/<any(export, deletion):kind>")
+def request_data(kind):
+    """ "Request my data" and "Delete my account": an admin fulfils them."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if kind == "export":
+        service.request_export(current_user)
+        flash("We have your request: an admin will send you a copy of your data.")
+    else:
+        service.request_deletion(current_user)
+        flash("We have your request: an admin will delete your account.")
+    return redirect(url_for("chat.profile"))
 
 
 app = create_app()

@@ -195,3 +195,44 @@ def reactivate_command(user, note, actor):
         if changed
         else f"{user.identifier} was not deactivated: nothing changed."
     )
+
+
+@admin_users_group.command("export")
+@click.argument("user")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file (default: standard output).",
+)
+@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+def export_command(user, output, actor):
+    """Export USER's data as JSON: fields, profile, chats with messages, audit log, requests."""
+    user, actor = _user_or_fail(user), _actor(actor)
+    pieces = service.export_user(user, actor=actor)
+    with click.open_file(output or "-", "w", encoding="utf-8") as out:
+        for piece in pieces:
+            out.write(piece)
+        if output is None:
+            out.write("\n")
+    if output:
+        click.echo(f"Exported {user.identifier} to {output}.", err=True)
+
+
+@admin_users_group.command("erase")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for the typed confirmation.")
+@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+def erase_command(user, yes, actor):
+    """Erase USER for good: personal data removed, audit entries kept without identity."""
+    user, actor = _user_or_fail(user), _actor(actor)
+    if user.erased_at is not None:
+        click.echo(f"{user.identifier} was already erased: nothing changed.")
+        return
+    shown = user.email or user.guest_id
+    typed = shown if yes else click.prompt(f"This cannot be undone. Type {shown} to confirm")
+    try:
+        service.erase_user(user, actor=actor, confirm=typed)
+    except service.ConfirmationMismatch as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{shown} is erased.")

@@ -46,6 +46,7 @@ class ListQuery:
     status: Status | None = None
     sort: str = DEFAULT_SORT[0]
     desc: bool = DEFAULT_SORT[1]
+    pending: bool = False  # only users with an open data request
 
     @classmethod
     def from_args(cls, args) -> ListQuery:
@@ -61,7 +62,8 @@ class ListQuery:
         else:
             desc = FIRST_CLICK_DESC[sort] if desc in (None, "") else desc == "1"
         status = {s.key: s for s in Status}.get(args.get("status") or "")
-        return cls(search=search, status=status, sort=sort, desc=desc)
+        pending = args.get("pending") == "1"
+        return cls(search=search, status=status, sort=sort, desc=desc, pending=pending)
 
     def args(self, **changes) -> dict:
         """URL arguments for this query (with ``changes``), defaults left out."""
@@ -71,6 +73,8 @@ class ListQuery:
             out["q"] = query.search
         if query.status is not None:
             out["status"] = query.status.key
+        if query.pending:
+            out["pending"] = "1"
         if (query.sort, query.desc) != DEFAULT_SORT:
             out["sort"] = query.sort
             out["desc"] = "1" if query.desc else "0"
@@ -83,7 +87,9 @@ class ListQuery:
 
     @property
     def fingerprint(self) -> str:
-        text = json.dumps([self.search, self.status and self.status.key, self.sort, self.desc])
+        text = json.dumps(
+            [self.search, self.status and self.status.key, self.sort, self.desc, self.pending]
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -108,8 +114,13 @@ def escape_like(term: str) -> str:
 
 
 def filters(User, query: ListQuery, *, status: bool = True) -> list:
-    """The search (one case-folded substring of email or customer id) and status filter."""
+    """The search (one case-folded substring of email or customer id) and the filters."""
     conditions = []
+    if query.pending:
+        DataRequest = get_state().models.DataRequest
+        conditions.append(
+            User.id.in_(select(DataRequest.user_id).where(DataRequest.fulfilled_at.is_(None)))
+        )
     if query.search:
         pattern = f"%{escape_like(query.search.casefold())}%"
         conditions.append(User.search_text.like(pattern, escape="\\"))

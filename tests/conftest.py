@@ -290,26 +290,26 @@ def offsets_or_counts(statements) -> list[str]:
 
 
 @contextmanager
-def audit_writes_refused(app):
-    """The database itself refuses every new audit entry meanwhile (a trigger)."""
+def writes_refused(app, table="audit_logs", operation="INSERT"):
+    """The database itself refuses every ``operation`` on ``table`` meanwhile (a trigger)."""
     from wsgi import db
 
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
         create = [
-            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_logs "
-            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+            f"CREATE TRIGGER refuse_write BEFORE {operation} ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'write refused'); END"
         ]
-        drop = ["DROP TRIGGER refuse_audit"]
+        drop = ["DROP TRIGGER refuse_write"]
     else:
         create = [
-            "CREATE FUNCTION refuse_audit() RETURNS trigger AS "
-            "$$ BEGIN RAISE EXCEPTION 'audit refused'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_logs "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+            "CREATE FUNCTION refuse_write() RETURNS trigger AS "
+            "$$ BEGIN RAISE EXCEPTION 'write refused'; END $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER refuse_write BEFORE {operation} ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_write()",
         ]
-        drop = ["DROP TRIGGER refuse_audit ON audit_logs", "DROP FUNCTION refuse_audit()"]
+        drop = [f"DROP TRIGGER refuse_write ON {table}", "DROP FUNCTION refuse_write()"]
     with engine.begin() as connection:
         for statement in create:
             connection.execute(text(statement))

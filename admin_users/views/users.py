@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, make_response, redirect, request
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    request,
+    stream_with_context,
+)
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -78,6 +87,7 @@ class UsersView(AdminOnlyMixin, ModelView):
             profile=profile_of(user),
             deactivated_by=identifiers([user.deactivated_by_id]).get(user.deactivated_by_id),
             reasons=service.DEACTIVATION_REASONS,
+            data_requests=service.data_requests(user),
         )
 
     @expose("/<int:user_id>/<any(chats, audit):tab>")
@@ -160,6 +170,31 @@ class UsersView(AdminOnlyMixin, ModelView):
             else f"{user.identifier} was not deactivated: nothing changed."
         )
         return self._outcome(user, changed, message)
+
+    @expose("/<int:user_id>/export", methods=["POST"])
+    def export_view(self, user_id):
+        """The user's data as a JSON download, streamed; audit-logged."""
+        user = get_user(user_id) or abort(404, "There is no such user.")
+        pieces = service.export_user(user, actor=current_user)
+        return Response(
+            stream_with_context(pieces),
+            mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="user-{user.id}.json"'},
+        )
+
+    @expose("/<int:user_id>/erase", methods=["POST"])
+    def erase_view(self, user_id):
+        """Erase the person, after the admin typed their email or guest id."""
+        user = get_user(user_id) or abort(404, "There is no such user.")
+        if user.erased_at is not None:
+            return self._outcome(user, False, "This user was already erased: nothing changed.")
+        typed = request.form.get("confirm", "")
+        if not service.confirms(user, typed):
+            shown = user.email or user.guest_id
+            return jsonify(error=f"Type {shown} exactly to confirm. Nothing was erased."), 400
+        label = user.identifier
+        service.erase_user(user, actor=current_user, confirm=typed)
+        return self._outcome(user, True, f"{label} is erased.")
 
     @action("deactivate", "Deactivate selected")
     def action_deactivate(self, ids):

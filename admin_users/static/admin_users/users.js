@@ -140,10 +140,17 @@
     });
   }
 
-  // The dialog's Deactivate / Reactivate buttons, each behind a confirmation step.
+  // The dialog's Deactivate / Reactivate / Erase buttons, each behind a confirmation step.
   function dialogActions(page, content, reload) {
     const actions = content.querySelector('.dialog-actions');
     if (!actions) return;
+    const exportForm = content.querySelector('.export-form');
+    if (exportForm) {
+      // A plain form POST: the browser saves the streamed file. Then show the request closed.
+      exportForm.addEventListener('submit', function () {
+        window.setTimeout(function () { reload('Export downloaded.'); }, 1500);
+      });
+    }
     content.querySelectorAll('[data-step]').forEach(function (button) {
       button.addEventListener('click', function () {
         const form = content.querySelector('[data-step-form="' + button.dataset.step + '"]');
