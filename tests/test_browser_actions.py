@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import sign_in
 
@@ -85,3 +87,44 @@ def test_bulk_deactivation_with_a_row_loaded_by_scrolling(admin_page, tmp_path):
     for user_id in ids:
         assert row_status(page, user_id) == "Deactivated"
     assert page.locator(".action-checkbox:checked").count() == 0
+
+
+def test_export_and_erase_through_the_dialog(admin_page, browser_app, tmp_path):
+    import json
+
+    from admin_users import service
+
+    page = admin_page
+    with browser_app.app_context():
+        user = service.register("leaving@example.com")
+        service.update_profile(user, first_name="Lea", city="Porto")
+        chat = service.start_chat(user)
+        service.add_message(chat, "user", "please forget me")
+        service.request_deletion(user)
+        user_id = user.id
+    page.goto("/admin/users/?pending=1")
+    assert page.locator("tr.user-row").count() == 1
+    page.click(f"tr.user-row[data-user-id='{user_id}'] td.col-user")
+    page.wait_for_selector("#user-dialog.show .data-request.pending")
+    with page.expect_download() as download_info:
+        page.click("#user-dialog .export-form button")
+    exported = json.loads(Path(download_info.value.path()).read_text())
+    assert exported["user"]["email"] == "leaving@example.com"
+    assert exported["chats"][0]["messages"][0]["content"] == "please forget me"
+
+    page.click("[data-step='erase']")
+    form = page.locator("form[data-step-form='erase']")
+    page.expected_console_errors.append("status of 400 (BAD REQUEST)")
+    form.locator("input[name=confirm]").fill("someone-else@example.com")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("form[data-step-form='erase'] .form-error.d-block")
+    assert "Nothing was erased" in form.locator(".form-error").inner_text()
+    form.locator("input[name=confirm]").fill("leaving@example.com")
+    page.screenshot(path=str(tmp_path / "erase.png"))
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#user-dialog .dialog-feedback:has-text('is erased')")
+    title = page.locator("#user-dialog .modal-title").inner_text()
+    assert "Erased" in title and "leaving@example.com" not in title
+    row = page.locator(f"tr.user-row[data-user-id='{user_id}']")
+    assert "Erased" in row.inner_text() and "leaving@example.com" not in row.inner_text()
+    assert page.locator("#user-dialog [data-step]").count() == 0  # nothing left to do
