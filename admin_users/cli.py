@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from . import service
-from .extension import get_state
+from .extension import create_tables, get_state
 from .listing import SORTS, BadListRequest, ListQuery, iterate
 from .models import Status
 
@@ -25,14 +25,9 @@ def _user_or_fail(ref):
 
 @admin_users_group.command("init-db")
 def init_db_command():
-    """Create the extension's tables (those that do not exist yet)."""
-    state = get_state()
-    state.db.metadata.create_all(state.db.engine, tables=_tables(state.models))
+    """Create the extension's tables (those that do not exist yet) and search index."""
+    create_tables()
     click.echo("Tables are ready.")
-
-
-def _tables(models):
-    return [getattr(models, name).__table__ for name in models.__dataclass_fields__]
 
 
 @admin_users_group.command("demo-data")
@@ -43,8 +38,8 @@ def demo_data_command(count, seed, if_empty):
     """Fill the database with realistic users, chats and audit entries."""
     from .demo_data import seed_demo_data
 
+    create_tables()
     state = get_state()
-    state.db.metadata.create_all(state.db.engine, tables=_tables(state.models))
     if if_empty and state.db.session.scalar(select(state.models.User.id).limit(1)):
         click.echo("There are users already: no demo data added.")
         return

@@ -133,6 +133,18 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+def create_tables() -> None:
+    """Create the extension's tables that do not exist yet, and the search index."""
+    from . import search
+
+    state = get_state()
+    tables = [getattr(state.models, name).__table__ for name in state.models.__dataclass_fields__]
+    with state.db.engine.begin() as connection:
+        state.db.metadata.create_all(connection, tables=tables)
+        if not search.available(connection, state.models.User.__tablename__, quiet=True):
+            search.create(connection, state.models.User.__tablename__)
+
+
 def get_state() -> State:
     """The extension's state for the current app, or a clear error."""
     try:

@@ -15,8 +15,9 @@ from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, column, func, literal, literal_column, select, table
 
+from . import search as search_index
 from .extension import get_state
 from .models import Status, utcnow
 
@@ -32,6 +33,8 @@ FIRST_CLICK_DESC = {
 DEFAULT_SORT = ("created", True)
 MAX_SEARCH_LENGTH = 200
 STATUS_COUNT_CAP = 1000
+PROBE_LIMIT = 2000  # a term found in fewer users is read through the trigram index
+SCAN_LIMIT = 5000  # rows a batch reads at most where no index can answer
 
 
 class BadListRequest(ValueError):
@@ -114,19 +117,48 @@ def escape_like(term: str) -> str:
 
 
 def filters(User, query: ListQuery, *, status: bool = True) -> list:
-    """The search (one case-folded substring of email or customer id) and the filters."""
+    """The conditions that define the list: the search (one case-folded substring of
+    the email or the customer id), the status and the pending-requests filter."""
     conditions = []
-    if query.pending:
-        DataRequest = get_state().models.DataRequest
-        conditions.append(
-            User.id.in_(select(DataRequest.user_id).where(DataRequest.fulfilled_at.is_(None)))
-        )
     if query.search:
         pattern = f"%{escape_like(query.search.casefold())}%"
         conditions.append(User.search_text.like(pattern, escape="\\"))
     if status and query.status is not None:
         conditions.append(User.status == int(query.status))
+    if query.pending:
+        conditions.append(User.id.in_(_pending_ids()))
     return conditions
+
+
+def _pending_ids():
+    DataRequest = get_state().models.DataRequest
+    return select(DataRequest.user_id).where(DataRequest.fulfilled_at.is_(None))
+
+
+def candidates(query: ListQuery) -> list[int] | None:
+    """Fewer than ``PROBE_LIMIT`` user ids that hold every match, or None.
+
+    Users with a pending data request are few. A search term of three characters or
+    more is looked up in the trigram index; when it is common, the list is read in its
+    sort order instead, which finds its matches soon.
+    """
+    state = get_state()
+    session = state.db.session
+    User = state.models.User
+    term = query.search.casefold()
+    if query.pending:
+        ids = _pending_ids().distinct()
+    elif len(term) >= 3 and search_index.available(session.connection(), User.__tablename__):
+        if session.get_bind().dialect.name == "sqlite":
+            fts = table(search_index.index_name(User.__tablename__), column("rowid"))
+            phrase = '"' + term.replace('"', '""') + '"'
+            ids = select(fts.c.rowid).where(literal_column(fts.name).op("MATCH")(phrase))
+        else:
+            ids = select(User.id).where(*filters(User, query, status=False))
+    else:
+        return None
+    found = session.scalars(ids.limit(PROBE_LIMIT)).all()
+    return found if len(found) < PROBE_LIMIT else None
 
 
 # -- cursors ------------------------------------------------------------------------------
@@ -140,10 +172,10 @@ def _encode_value(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def make_cursor(query: ListQuery, user, as_of: datetime) -> str:
-    value = getattr(user, sort_column(type(user), query.sort).key)
+def make_cursor(query: ListQuery, value, user_id: int, as_of: datetime) -> str:
+    """An opaque position in the list: just after the row ``(value, user_id)``."""
     return _serializer().dumps(
-        [query.fingerprint, _encode_value(value), user.id, as_of.isoformat()]
+        [query.fingerprint, _encode_value(value), user_id, as_of.isoformat()]
     )
 
 
@@ -170,8 +202,15 @@ def read_cursor(query: ListQuery, token: str):
 
 
 def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None = None) -> Batch:
-    """The next ``limit`` users of the list after ``cursor`` (the first ones without)."""
+    """The next users of the list after ``cursor`` (the first ones without).
+
+    Usually ``limit`` users, in order, from an index walk or from a small candidate set.
+    Where no index can answer (a short term, a common one, a status filter) the walk
+    reads at most ``SCAN_LIMIT`` rows: the batch may then hold fewer users, and its cursor
+    says where the reading stopped, so that scrolling goes on from there.
+    """
     state = get_state()
+    session = state.db.session
     User = state.models.User
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     column = sort_column(User, query.sort)
@@ -182,31 +221,96 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     else:
         value, last_id, as_of = read_cursor(query, cursor)
         after = (value, last_id)
-        if query.sort == "last_activity":
-            # A user active since the scroll began has moved: never show them twice.
+        if query.sort == "last_activity" and not query.desc:
+            # A user active since the scroll began has moved to the end: never show them
+            # twice. (Newest first, they moved above the cursor, out of reach already; and
+            # a second upper bound there would make SQLite walk from the top.)
             conditions.append(User.last_activity_at <= as_of)
-    users = keyset_rows(
-        state.db.session, select(User).where(*conditions), column, User.id, query.desc, after, limit
-    )
-    next_cursor = make_cursor(query, users[-1], as_of) if len(users) == limit else None
+    ids = candidates(query) if query.search or query.pending else None
+    if ids is not None:
+        conditions.append(User.id.in_(ids))  # read these few rows by their key
+    if ids is not None or not (query.search or query.status or query.pending):
+        users = keyset_rows(
+            session, select(User).where(*conditions), column, User.id, query.desc, after, limit
+        )
+        last = (getattr(users[-1], column.key), users[-1].id) if len(users) == limit else None
+    else:
+        users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit)
+    next_cursor = make_cursor(query, *last, as_of) if last else None
     return Batch(users, next_cursor)
 
 
-def keyset_rows(session, statement, column, id_column, desc: bool, after, limit: int) -> list:
-    """Up to ``limit`` rows of ``statement`` in ``(column, id)`` order after ``(value, id)``.
+def _scan(session, User, column, desc: bool, wanted, after, limit: int):
+    """Read the list in order from ``after``, at most ``SCAN_LIMIT`` index entries a
+    range, keeping the rows that match ``wanted``: ``(users, where to go on)``, the latter
+    None at the end of the list. The database does the reading and filtering."""
+    connection = session.connection()
+    order = _order(column, User.id, desc)
+    backwards = _order(column, User.id, not desc)
+    hits, go_on = [], None
+    for part in _ranges(column, User.id, desc, after):
+        read = (
+            select(User.id, column.label("value"), wanted.label("hit"))
+            .where(*part)
+            .order_by(*order)
+            .limit(SCAN_LIMIT)
+            .subquery()
+        )
+        found = connection.execute(
+            select(read.c.id, read.c.value)
+            .where(read.c.hit)
+            .order_by(*_order(read.c.value, read.c.id, desc))
+            .limit(limit - len(hits))
+        ).all()
+        hits += found
+        if len(hits) == limit:
+            go_on = (found[-1].value, found[-1].id)
+            break
+        last_read = connection.execute(
+            select(read.c.value, read.c.id)
+            .order_by(*_order(read.c.value, read.c.id, not desc))
+            .limit(1)
+        ).first()
+        last_there = connection.execute(
+            select(column, User.id).where(*part).order_by(*backwards).limit(1)
+        ).first()
+        if last_read is not None and tuple(last_read) != tuple(last_there):
+            go_on = tuple(last_read)  # the budget ran out inside this range
+            break
+    ids = [hit.id for hit in hits]
+    by_id = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    return [by_id[i] for i in ids], go_on
 
-    Two range scans rather than one row-value comparison, which SQLite answers from
-    the first column only: the rest of the tie group, then the values beyond it.
+
+def _order(column, id_column, desc: bool):
+    return (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
+
+
+def _ranges(column, id_column, desc: bool, after) -> list[list]:
+    """The conditions of the rows after ``(value, id)``, as index ranges.
+
+    Two ranges rather than one row-value comparison, which SQLite answers from the
+    first column only: the rest of the tie group, then the values beyond it.
     """
-    order = (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
     if after is None:
-        return session.scalars(statement.order_by(*order).limit(limit)).all()
+        return [[]]
     value, last_id = after
-    same = statement.where(column == value, id_column < last_id if desc else id_column > last_id)
-    rows = session.scalars(same.order_by(*order[1:]).limit(limit)).all()
-    if len(rows) < limit:
-        beyond = statement.where(column < value if desc else column > value)
-        rows += session.scalars(beyond.order_by(*order).limit(limit - len(rows))).all()
+    return [
+        [column == value, id_column < last_id if desc else id_column > last_id],
+        [column < value if desc else column > value],
+    ]
+
+
+def keyset_rows(session, statement, column, id_column, desc: bool, after, limit: int) -> list:
+    """Up to ``limit`` rows of ``statement`` in ``(column, id)`` order after ``(value, id)``."""
+    rows = []
+    for part in _ranges(column, id_column, desc, after):
+        if len(rows) < limit:
+            rows += session.scalars(
+                statement.where(*part)
+                .order_by(*_order(column, id_column, desc))
+                .limit(limit - len(rows))
+            ).all()
     return rows
 
 
@@ -225,15 +329,35 @@ def iterate(query: ListQuery, limit: int | None = None):
         cursor = batch.next_cursor
 
 
-def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, int]:
-    """Users per status for the current search, counted up to ``cap + 1`` each."""
+def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, dict]:
+    """Users per status for the current search and filters: ``{"count": n, "more": bool}``.
+
+    Exact up to ``cap``; ``more`` means "at least ``count``": beyond the cap, or where a
+    common term would need more than ``SCAN_LIMIT`` index entries of a status read.
+    """
     state = get_state()
+    session = state.db.session
     User = state.models.User
     conditions = filters(User, query, status=False)
+    ids = candidates(query) if query.search or query.pending else None
     counts = {}
     for status in Status:
-        capped = (
-            select(User.id).where(User.status == int(status), *conditions).limit(cap + 1).subquery()
+        of_status = select(User.id).where(User.status == int(status))
+        if ids is not None:
+            found = session.scalars(of_status.where(User.id.in_(ids), *conditions)).all()
+            counts[status.key] = {"count": len(found), "more": False}
+            continue
+        # Read at most `budget` entries of this status's index, counting the matches.
+        budget = SCAN_LIMIT if conditions else cap + 1
+        hit = case((and_(*conditions), 1), else_=0) if conditions else literal(1)
+        read = (
+            select(User.id, hit.label("hit"))
+            .where(User.status == int(status))
+            .order_by(User.status, User.id)
+            .limit(budget)
+            .subquery()
         )
-        counts[status.key] = state.db.session.scalar(select(func.count()).select_from(capped))
+        seen, hits = session.execute(select(func.count(), func.sum(read.c.hit))).one()
+        hits = hits or 0
+        counts[status.key] = {"count": min(hits, cap), "more": hits > cap or seen == budget}
     return counts

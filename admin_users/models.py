@@ -408,12 +408,14 @@ def _add_indexes(made):
     """
     U, C, A, M = made["User"], made["Chat"], made["AuditLog"], made["Message"]
     t = U.__tablename__
+    # Each sort's index also holds the status and the search text, so that a filtered
+    # walk of the list reads the index alone.
     wanted = [
-        Index(f"ix_{t}_created", U.created_at, U.id),
-        Index(f"ix_{t}_last_activity", U.last_activity_at, U.id),
-        Index(f"ix_{t}_chat_count", U.chat_count, U.id),
-        Index(f"ix_{t}_status", U.status, U.id),
-        Index(f"ix_{t}_identifier", U.identifier_key, U.id),
+        Index(f"ix_{t}_created", U.created_at, U.id, U.status, U.search_text),
+        Index(f"ix_{t}_last_activity", U.last_activity_at, U.id, U.status, U.search_text),
+        Index(f"ix_{t}_chat_count", U.chat_count, U.id, U.status, U.search_text),
+        Index(f"ix_{t}_status", U.status, U.id, U.search_text),
+        Index(f"ix_{t}_identifier", U.identifier_key, U.id, U.status, U.search_text),
         Index(f"ix_{C.__tablename__}_user", C.user_id, C.created_at, C.id),
         Index(f"ix_{A.__tablename__}_user", A.user_id, A.created_at, A.id),
         Index(f"ix_{M.__tablename__}_chat_id_id", M.chat_id, M.id),

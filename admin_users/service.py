@@ -21,6 +21,7 @@ from flask import current_app, has_request_context, jsonify, render_template, re
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
+from . import search
 from .extension import get_state
 from .models import Status, status_of, utcnow
 
@@ -799,6 +800,8 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
         _scrub_audit(user, secrets_)
         _fulfil(user, ["export", "deletion"])
         _audit(user, "admin.erase", entity="user", actor=actor, ip=ip)
+        session.flush()
+        search.purge(session.connection(), M.User.__tablename__)
     return True
 
 

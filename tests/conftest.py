@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, event, text
 
+from admin_users.extension import create_tables
+
 POSTGRES_URL = os.environ.get(
     "ADMIN_USERS_TEST_POSTGRES_URL",
     "postgresql+psycopg://admin_users:admin_users@127.0.0.1:5432/admin_users_test",
@@ -70,7 +72,7 @@ def app(database_url, tmp_path):
         }
     )
     with app.app_context():
-        db.create_all()
+        create_tables()
     yield app
     with app.app_context():
         db.session.remove()
@@ -199,7 +201,7 @@ def browser_app(tmp_path):
         }
     )
     with app.app_context():
-        db.create_all()
+        create_tables()
     yield app
     with app.app_context():
         db.engine.dispose()

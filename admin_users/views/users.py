@@ -116,7 +116,7 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/counts")
     def counts_view(self):
         """Users per status for the current search, loaded beside the rows."""
-        return jsonify(counts=status_counts(self._query()), cap=1000)
+        return jsonify(counts=status_counts(self._query()))
 
     def is_sortable(self, name) -> bool:
         return name in SORTS

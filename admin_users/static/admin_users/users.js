@@ -42,8 +42,7 @@
           const count = data.counts[link.dataset.status];
           const badge = link.querySelector('.status-count');
           if (badge && count !== undefined) {
-            badge.textContent = count > data.cap
-              ? data.cap.toLocaleString() + '+' : count.toLocaleString();
+            badge.textContent = count.count.toLocaleString() + (count.more ? '+' : '');
           }
         });
       })

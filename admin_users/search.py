@@ -1,0 +1,111 @@
+"""The trigram index behind search: FTS5 on SQLite, ``pg_trgm`` on PostgreSQL.
+
+Both index the users' ``search_text`` (email and customer id, case-folded), so that a
+substring of three characters or more finds its users without reading the table.
+``init-db`` and the migrations create these objects through :func:`create`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def index_name(user_table: str) -> str:
+    return f"{user_table}_search"
+
+
+def statements(dialect: str, user_table: str) -> tuple[list[str], list[str]]:
+    """``(create, drop)`` statements of the search objects for this database."""
+    t, s = user_table, index_name(user_table)
+    if dialect == "sqlite":
+        create = [
+            f"CREATE VIRTUAL TABLE {s} USING fts5(search_text, content='{t}', "
+            "content_rowid='id', tokenize='trigram')",
+            f"CREATE TRIGGER {s}_insert AFTER INSERT ON {t} BEGIN "
+            f"INSERT INTO {s}(rowid, search_text) VALUES (new.id, new.search_text); END",
+            f"CREATE TRIGGER {s}_delete AFTER DELETE ON {t} BEGIN "
+            f"INSERT INTO {s}({s}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+            "END",
+            f"CREATE TRIGGER {s}_update AFTER UPDATE OF search_text ON {t} BEGIN "
+            f"INSERT INTO {s}({s}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+            f"INSERT INTO {s}(rowid, search_text) VALUES (new.id, new.search_text); END",
+            f"INSERT INTO {s}({s}) VALUES ('rebuild')",
+        ]
+        drop = [
+            f"DROP TRIGGER IF EXISTS {s}_insert",
+            f"DROP TRIGGER IF EXISTS {s}_delete",
+            f"DROP TRIGGER IF EXISTS {s}_update",
+            f"DROP TABLE IF EXISTS {s}",
+        ]
+        return create, drop
+    if dialect == "postgresql":
+        create = [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            f"CREATE INDEX {s} ON {t} USING gin (search_text gin_trgm_ops)",
+        ]
+        return create, [f"DROP INDEX IF EXISTS {s}"]
+    return [], []
+
+
+def available(connection, user_table: str, *, quiet: bool = False) -> bool:
+    """Whether this database has the trigram index (logged once when it has not)."""
+    dialect = connection.dialect.name
+    name = index_name(user_table)
+    if dialect == "sqlite":
+        found = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).first()
+    elif dialect == "postgresql":
+        found = connection.execute(
+            text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": name}
+        ).first()
+    else:
+        found = None
+    if found is None and not quiet and name not in _warned:
+        _warned.add(name)
+        log.warning("admin-users: no trigram index %s; search reads the table instead", name)
+    return found is not None
+
+
+def create(connection, user_table: str) -> bool:
+    """Create the search objects (filled from the table); False where this database or
+    SQLite build cannot have them, in which case search falls back to reading the table."""
+    create_sql, drop_sql = statements(connection.dialect.name, user_table)
+    if not create_sql:
+        return False
+    try:
+        with connection.begin_nested():
+            for statement in drop_sql + create_sql:
+                connection.exec_driver_sql(statement)
+    except Exception as error:  # e.g. SQLite without FTS5 or without its trigram tokenizer
+        log.warning(
+            "admin-users: cannot create the trigram index (%s); search will read the table instead",
+            error,
+        )
+        return False
+    return True
+
+
+def drop(connection, user_table: str) -> None:
+    for statement in statements(connection.dialect.name, user_table)[1]:
+        connection.exec_driver_sql(statement)
+
+
+def purge(connection, user_table: str) -> None:
+    """Rewrite the index so that deleted entries leave nothing behind (after an erasure).
+
+    FTS5 keeps a deleted row's terms in older segments until they are merged; merging
+    them all into one drops them for good. PostgreSQL's GIN entries go with VACUUM.
+    """
+    if connection.dialect.name == "sqlite":
+        s = index_name(user_table)
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (s,)
+        ).first()
+        if exists:
+            connection.exec_driver_sql(f"INSERT INTO {s}({s}) VALUES ('optimize')")
