@@ -30,6 +30,16 @@ def init_db_command():
     click.echo("Tables are ready.")
 
 
+@admin_users_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def upgrade_command(revision):
+    """Apply the extension's migrations (its own version table; the default models)."""
+    from . import migrate
+
+    migrate.upgrade(revision)
+    click.echo(f"The extension's tables are at {migrate.current() or 'base'}.")
+
+
 @admin_users_group.command("demo-data")
 @click.option("--users", "count", default=1000, show_default=True, help="How many users.")
 @click.option("--seed", default=1, show_default=True, help="Random seed, for the same data again.")

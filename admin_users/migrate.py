@@ -1,0 +1,153 @@
+"""The extension's own Alembic migrations, run inside the current Flask app context.
+
+``admin_users/migrations`` is a complete Alembic environment: it takes the engine of
+the extension's Flask-SQLAlchemy object and keeps its revision in a table of its own,
+``alembic_version_admin_users``, so that it lives beside the host's own migrations in
+the same database. Run it from Python (``upgrade()``), or with Flask-Migrate::
+
+    flask db upgrade --directory "$(python -m admin_users.migrate)"
+
+(``python -m admin_users.migrate`` prints the directory.) The migrations create the
+default models (``build_models(db)``); a host with its own model classes writes its own
+migrations (and creates the search index with :func:`admin_users.search.create`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
+
+from . import search
+from .extension import get_state
+
+__all__ = [
+    "DIRECTORY",
+    "TABLES",
+    "VERSION_TABLE",
+    "at_head",
+    "config",
+    "current",
+    "downgrade",
+    "head",
+    "host_include_object",
+    "include_object",
+    "stamp",
+    "target_metadata",
+    "upgrade",
+]
+
+DIRECTORY = Path(__file__).resolve().with_name("migrations")
+VERSION_TABLE = "alembic_version_admin_users"
+USER_TABLE = "users"
+# The default models' tables, which the migrations create.
+TABLES = frozenset(
+    {USER_TABLE, "user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"}
+)
+SEARCH_INDEX = search.index_name(USER_TABLE)
+# SQLite's FTS5 table and its shadow tables (on PostgreSQL, SEARCH_INDEX is a GIN index).
+SEARCH_TABLES = frozenset(
+    {
+        SEARCH_INDEX,
+        *(f"{SEARCH_INDEX}_{s}" for s in ("data", "idx", "docsize", "config", "content")),
+    }
+)
+
+
+def config() -> Config:
+    """The Alembic configuration of the extension's migrations (no ``alembic.ini`` needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(DIRECTORY))
+    cfg.set_main_option("path_separator", "os")
+    return cfg
+
+
+def upgrade(revision: str = "head") -> None:
+    """Bring the extension's tables and search index up to ``revision``."""
+    command.upgrade(config(), revision)
+
+
+def downgrade(revision: str) -> None:
+    """Take them back to ``revision`` (``"base"``: no table of the extension left)."""
+    command.downgrade(config(), revision)
+
+
+def stamp(revision: str = "head") -> None:
+    """Record ``revision`` without running anything: for a database made by ``init-db``
+    (``create_tables()``), which has the tables of the current head."""
+    command.stamp(config(), revision)
+
+
+def current() -> str | None:
+    """The database's revision of the extension's tables; None before the first upgrade."""
+    with get_state().db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head() -> str:
+    """The newest revision shipped with this version of admin-users."""
+    return ScriptDirectory.from_config(config()).get_current_head()
+
+
+def at_head() -> bool:
+    """Whether the database has every migration of this version of admin-users."""
+    return current() == head()
+
+
+def target_metadata() -> MetaData:
+    """The extension's tables alone (with the host's naming convention), for comparisons
+    and autogenerate; refuses models other than the default ones, which the migrations
+    do not describe."""
+    state = get_state()
+    models = state.models
+    if _own_models(state):
+        raise RuntimeError(
+            "admin-users' migrations create its default models; with your own model classes "
+            "(build_models(db, User=...)) migrate them with your own migrations, and create "
+            "the search index there with admin_users.search.create(op.get_bind(), table)."
+        )
+    metadata = MetaData(naming_convention=state.db.metadata.naming_convention)
+    for name in models.__dataclass_fields__:
+        getattr(models, name).__table__.to_metadata(metadata)
+    return metadata
+
+
+def _own_models(state) -> bool:
+    from .models import _defaults
+
+    return _defaults.get(state.db) is not state.models
+
+
+def _is_search_object(name: str | None, type_: str) -> bool:
+    if type_ == "table":
+        return name in SEARCH_TABLES
+    return type_ == "index" and name == SEARCH_INDEX
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What the extension's migrations compare: its own tables, not the search objects
+    (made by raw DDL) nor any table of the host's in the same database."""
+    if type_ == "table":
+        return name in TABLES
+    return not _is_search_object(name, type_)
+
+
+def host_include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """The reverse, for the host's own Alembic/Flask-Migrate environment: skip the
+    extension's tables, search objects and version table, so that the host's
+    ``flask db migrate`` neither creates nor drops them::
+
+        Migrate(app, db, include_object=admin_users.migrate.host_include_object)
+    """
+    if type_ == "table" and (name in TABLES or name == VERSION_TABLE):
+        return False
+    return not _is_search_object(name, type_)
+
+
+if __name__ == "__main__":
+    print(DIRECTORY)
