@@ -120,6 +120,7 @@ def _writer(connection):
     if connection.dialect.name == "postgresql":
         with raw.cursor() as cursor:
             cursor.execute("SET LOCAL TimeZone = 'UTC'")  # naive times below are UTC
+            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")  # faster index builds
 
         def write(table, columns, rows):
             with raw.cursor() as cursor:

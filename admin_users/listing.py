@@ -35,6 +35,7 @@ MAX_SEARCH_LENGTH = 200
 STATUS_COUNT_CAP = 1000
 PROBE_LIMIT = 2000  # a term found in fewer users is read through the trigram index
 SCAN_LIMIT = 5000  # rows a batch reads at most where no index can answer
+QUICK_WALK = 300  # rows read before asking the trigram index (a common term is done)
 
 
 class BadListRequest(ValueError):
@@ -226,6 +227,12 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             # twice. (Newest first, they moved above the cursor, out of reach already; and
             # a second upper bound there would make SQLite walk from the top.)
             conditions.append(User.last_activity_at <= as_of)
+    if QUICK_WALK and len(query.search) >= 3 and not query.pending:
+        # A common term finds its rows within the first few read: then no index is needed.
+        users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit,
+                            budget=QUICK_WALK)  # fmt: skip
+        if len(users) == limit:
+            return Batch(users, make_cursor(query, *last, as_of))
     ids = candidates(query) if query.search or query.pending else None
     if ids is not None:
         conditions.append(User.id.in_(ids))  # read these few rows by their key
@@ -240,11 +247,12 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     return Batch(users, next_cursor)
 
 
-def _scan(session, User, column, desc: bool, wanted, after, limit: int):
-    """Read the list in order from ``after``, at most ``SCAN_LIMIT`` index entries a
-    range, keeping the rows that match ``wanted``: ``(users, where to go on)``, the latter
-    None at the end of the list. The database does the reading and filtering."""
+def _scan(session, User, column, desc: bool, wanted, after, limit: int, budget=None):
+    """Read the list in order from ``after``, at most ``budget`` (``SCAN_LIMIT``) index
+    entries a range, keeping the rows that match ``wanted``: ``(users, where to go on)``,
+    the latter None at the end of the list. The database does the reading and filtering."""
     connection = session.connection()
+    budget = SCAN_LIMIT if budget is None else budget
     order = _order(column, User.id, desc)
     backwards = _order(column, User.id, not desc)
     hits, go_on = [], None
@@ -253,7 +261,7 @@ def _scan(session, User, column, desc: bool, wanted, after, limit: int):
             select(User.id, column.label("value"), wanted.label("hit"))
             .where(*part)
             .order_by(*order)
-            .limit(SCAN_LIMIT)
+            .limit(budget)
             .subquery()
         )
         found = connection.execute(

@@ -129,7 +129,9 @@ def strategy(request, monkeypatch):
     walk of the sort order, or a walk that stops every 7 rows (batches then come short)."""
     from admin_users import listing
 
-    if request.param != "index":
+    if request.param == "index":
+        monkeypatch.setattr(listing, "QUICK_WALK", 0)  # straight to the index
+    else:
         monkeypatch.setattr(listing, "PROBE_LIMIT", 0)  # no term counts as rare
     if request.param == "short-walk":
         monkeypatch.setattr(listing, "SCAN_LIMIT", 7)
