@@ -227,7 +227,7 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             # twice. (Newest first, they moved above the cursor, out of reach already; and
             # a second upper bound there would make SQLite walk from the top.)
             conditions.append(User.last_activity_at <= as_of)
-    if QUICK_WALK and len(query.search) >= 3 and not query.pending:
+    if len(query.search) >= 3 and not query.pending:
         # A common term finds its rows within the first few read: then no index is needed.
         users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit,
                             budget=QUICK_WALK)  # fmt: skip
@@ -290,6 +290,13 @@ def _scan(session, User, column, desc: bool, wanted, after, limit: int, budget=N
     return [by_id[i] for i in ids], go_on
 
 
+def _common(session, User, conditions) -> bool:
+    """Whether a page of matches lies within the first ``QUICK_WALK`` users."""
+    users, _ = _scan(session, User, User.created_at, True, and_(*conditions), None, 30,
+                     budget=QUICK_WALK)  # fmt: skip
+    return len(users) == 30
+
+
 def _order(column, id_column, desc: bool):
     return (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
 
@@ -347,7 +354,9 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     session = state.db.session
     User = state.models.User
     conditions = filters(User, query, status=False)
-    ids = candidates(query) if query.search or query.pending else None
+    ids = None
+    if query.pending or (query.search and not _common(session, User, conditions)):
+        ids = candidates(query)
     counts = {}
     for status in Status:
         of_status = select(User.id).where(User.status == int(status))
