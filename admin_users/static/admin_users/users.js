@@ -62,17 +62,11 @@
       if (loading || !cursor) return;
       loading = true;
       error.hidden = true;
-      const url = new URL(page.dataset.batchUrl, window.location.href);
-      url.searchParams.set('cursor', cursor);
-      fetch(url, { credentials: 'same-origin' })
-        .then(function (response) {
-          if (!response.ok) throw new Error('HTTP ' + response.status);
-          cursor = response.headers.get('X-Next-Cursor') || null;
-          return response.text();
-        })
-        .then(function (html) {
+      fetchBatch(page.dataset.batchUrl, cursor)
+        .then(function (batch) {
+          cursor = batch.cursor;
           const seen = new Set(Array.from(body.rows, function (row) { return row.dataset.userId; }));
-          parseRows(html, 'tr.user-row').forEach(function (row) {
+          parseRows(batch.html, 'tr.user-row').forEach(function (row) {
             if (seen.has(row.dataset.userId)) return; // moved during the scroll: once is enough
             body.appendChild(document.adoptNode(row));
           });
@@ -260,6 +254,18 @@
     update();
   }
 
+  // GET the rows after `cursor` (none: the first ones): {html, cursor after them or null}.
+  function fetchBatch(baseUrl, cursor) {
+    const url = new URL(baseUrl, window.location.href);
+    if (cursor) url.searchParams.set('cursor', cursor);
+    return fetch(url, { credentials: 'same-origin' }).then(function (response) {
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      return response.text().then(function (html) {
+        return { html: html, cursor: response.headers.get('X-Next-Cursor') || null };
+      });
+    });
+  }
+
   // Rows of a server-rendered <table><tbody> document, ready to append.
   function parseRows(html, selector) {
     return Array.from(new DOMParser().parseFromString(html, 'text/html').querySelectorAll(selector));
@@ -279,16 +285,10 @@
       if (loading || (started && !cursor)) return;
       loading = true;
       error.hidden = true;
-      const url = new URL(pane.dataset.url, window.location.href);
-      if (cursor) url.searchParams.set('cursor', cursor);
-      fetch(url, { credentials: 'same-origin' })
-        .then(function (response) {
-          if (!response.ok) throw new Error('HTTP ' + response.status);
-          cursor = response.headers.get('X-Next-Cursor') || null;
-          return response.text();
-        })
-        .then(function (html) {
-          parseRows(html, 'tr').forEach(function (row) { body.appendChild(document.adoptNode(row)); });
+      fetchBatch(pane.dataset.url, cursor)
+        .then(function (batch) {
+          cursor = batch.cursor;
+          parseRows(batch.html, 'tr').forEach(function (row) { body.appendChild(document.adoptNode(row)); });
           showTimes(body);
           started = true;
           pane.querySelector('.tab-empty').hidden = body.rows.length > 0;
