@@ -57,3 +57,28 @@ def test_a_real_cursor_with_odd_search_terms(client, auth, app, api):
     cursor = re.search(r'data-cursor="([^"]+)"', html).group(1)
     batch = client.get("/admin/users/batch", query_string={**args, "cursor": cursor})
     assert batch.status_code == 200 and batch.get_data(as_text=True).count('class="user-row"') == 5
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    user=st.one_of(st.integers(-5, 60), st.sampled_from(["abc", "1e3", "%00", "9" * 30])),
+    tab=st.one_of(st.sampled_from(["chats", "audit", ""]), st.text(max_size=8)),
+    cursor=st.one_of(st.none(), st.sampled_from(ODD), st.text(max_size=80)),
+)
+def test_dialog_and_tab_parameters_never_cause_a_server_error(
+    client, auth, app, api, user, tab, cursor
+):
+    if not hasattr(app, "_fuzz_admin"):
+        with app.app_context():
+            app._fuzz_admin = api.create_admin("admin@example.com").id
+            someone = api.register("someone@example.com")
+            for _ in range(3):
+                api.record_event(someone, "login")
+    auth.login(app._fuzz_admin)
+    url = f"/admin/users/{user}" + (f"/{tab}" if tab else "")
+    response = client.get(url, query_string={"cursor": cursor} if cursor is not None else {})
+    assert response.status_code in (200, 400, 404, 405), (url, cursor, response.status_code)
