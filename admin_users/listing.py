@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, case, column, func, literal, literal_column, select, table
+from sqlalchemy import and_, column, func, literal_column, select, table
 
 from . import search as search_index
 from .extension import get_state
@@ -364,17 +364,21 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
             found = session.scalars(of_status.where(User.id.in_(ids), *conditions)).all()
             counts[status.key] = {"count": len(found), "more": False}
             continue
-        # Read at most `budget` entries of this status's index, counting the matches.
+        # Read at most `budget` entries of this status's index, counting the matches, and
+        # stop as soon as there are more than `cap` of them.
         budget = SCAN_LIMIT if conditions else cap + 1
-        hit = case((and_(*conditions), 1), else_=0) if conditions else literal(1)
         read = (
-            select(User.id, hit.label("hit"))
+            select(User.id, and_(True, *conditions).label("hit"))
             .where(User.status == int(status))
             .order_by(User.status, User.id)
             .limit(budget)
             .subquery()
         )
-        seen, hits = session.execute(select(func.count(), func.sum(read.c.hit))).one()
-        hits = hits or 0
-        counts[status.key] = {"count": min(hits, cap), "more": hits > cap or seen == budget}
+        hits = select(read.c.id).where(read.c.hit).limit(cap + 1).subquery()
+        found = session.scalar(select(func.count()).select_from(hits))
+        if found > cap:
+            counts[status.key] = {"count": cap, "more": True}
+            continue
+        seen = session.scalar(select(func.count()).select_from(read))
+        counts[status.key] = {"count": found, "more": seen == budget}
     return counts

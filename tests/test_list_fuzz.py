@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -66,7 +67,10 @@ def test_a_real_cursor_with_odd_search_terms(client, auth, app, api):
 )
 @given(
     user=st.one_of(st.integers(-5, 60), st.sampled_from(["abc", "1e3", "%00", "9" * 30])),
-    tab=st.one_of(st.sampled_from(["chats", "audit", ""]), st.text(max_size=8)),
+    tab=st.one_of(
+        st.sampled_from(["chats", "audit", ""]),
+        st.text(alphabet=string.ascii_letters + string.digits + "-_.%~", max_size=8),
+    ),
     cursor=st.one_of(st.none(), st.sampled_from(ODD), st.text(max_size=80)),
 )
 def test_dialog_and_tab_parameters_never_cause_a_server_error(
