@@ -44,10 +44,8 @@ def identifiers(ids) -> dict:
     if not ids:
         return {}
     User = get_state().models.User
-    rows = get_state().db.session.execute(
-        select(User.id, User.email, User.guest_id).where(User.id.in_(ids))
-    )
-    return {row.id: row.email or row.guest_id or f"#{row.id}" for row in rows}
+    users = get_state().db.session.scalars(select(User).where(User.id.in_(ids)))
+    return {user.id: user.identifier for user in users}
 
 
 def profile_of(user):

@@ -97,6 +97,12 @@ class Status(enum.IntEnum):
     def key(self) -> str:
         return self.name.lower()
 
+    @property
+    def badge(self) -> str:
+        """The Bootstrap colour of the status's badge."""
+        return {"ACTIVE": "success", "UNCONFIRMED": "warning", "DEACTIVATED": "danger",
+                "GUEST": "secondary"}[self.name]  # fmt: skip
+
 
 def status_of(user) -> Status:
     """The definition of a user's status (SPEC, "Definitions")."""

@@ -22,6 +22,7 @@ from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_coun
 from ..models import Status
 from .access import AdminOnlyMixin
 
+NO_REASON = "Give a reason: it goes into the audit log."
 COLUMNS = [
     ("email", "User"),
     (None, "Customer ID"),
@@ -43,6 +44,12 @@ class UsersView(AdminOnlyMixin, ModelView):
     can_edit = False
     can_delete = False
     can_view_details = False
+
+    def _user_or_404(self, user_id):
+        user = get_user(user_id)
+        if user is None:
+            abort(404, "There is no such user.")
+        return user
 
     def _query(self) -> ListQuery:
         try:
@@ -78,9 +85,7 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/<int:user_id>")
     def user_view(self, user_id):
         """The detail dialog's content."""
-        user = get_user(user_id)
-        if user is None:
-            abort(404, "There is no such user.")
+        user = self._user_or_404(user_id)
         return self.render(
             "admin_users/user_detail.html",
             user=user,
@@ -93,9 +98,9 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/<int:user_id>/<any(chats, audit):tab>")
     def tab_view(self, user_id, tab):
         """The next rows of a dialog's tab; the cursor after them in a header."""
-        user = get_user(user_id)
-        if user is None or tab not in TABS:
+        if tab not in TABS:
             abort(404, "There is no such user.")
+        user = self._user_or_404(user_id)
         try:
             batch = tab_batch(user, tab, request.args.get("cursor") or None)
         except BadListRequest as error:
@@ -142,10 +147,10 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/<int:user_id>/deactivate", methods=["POST"])
     def deactivate_view(self, user_id):
         """Deactivate one user, from the dialog's confirmation step."""
-        user = get_user(user_id) or abort(404, "There is no such user.")
+        user = self._user_or_404(user_id)
         reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
         if not reason:
-            return jsonify(error="Give a reason: it goes into the audit log."), 400
+            return jsonify(error=NO_REASON), 400
         try:
             changed = service.deactivate(user, reason=reason, actor=current_user)
         except service.CannotDeactivateSelf as error:
@@ -160,7 +165,7 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/<int:user_id>/reactivate", methods=["POST"])
     def reactivate_view(self, user_id):
         """Reactivate one user, from the dialog's confirmation step."""
-        user = get_user(user_id) or abort(404, "There is no such user.")
+        user = self._user_or_404(user_id)
         if user.erased_at is not None:
             return jsonify(error="An erased user cannot be reactivated."), 400
         changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
@@ -174,7 +179,7 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/<int:user_id>/export", methods=["POST"])
     def export_view(self, user_id):
         """The user's data as a JSON download, streamed; audit-logged."""
-        user = get_user(user_id) or abort(404, "There is no such user.")
+        user = self._user_or_404(user_id)
         pieces = service.export_user(user, actor=current_user)
         return Response(
             stream_with_context(pieces),
@@ -185,7 +190,7 @@ class UsersView(AdminOnlyMixin, ModelView):
     @expose("/<int:user_id>/erase", methods=["POST"])
     def erase_view(self, user_id):
         """Erase the person, after the admin typed their email or guest id."""
-        user = get_user(user_id) or abort(404, "There is no such user.")
+        user = self._user_or_404(user_id)
         if user.erased_at is not None:
             return self._outcome(user, False, "This user was already erased: nothing changed.")
         typed = request.form.get("confirm", "")
@@ -203,8 +208,8 @@ class UsersView(AdminOnlyMixin, ModelView):
         reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
         if not reason:
             if wants_json:
-                return jsonify(error="Give a reason: it goes into the audit log."), 400
-            flash("Give a reason: it goes into the audit log.", "error")
+                return jsonify(error=NO_REASON), 400
+            flash(NO_REASON, "error")
             return None
         done, skipped, users = 0, 0, []
         for user_id in dict.fromkeys(ids):
