@@ -139,9 +139,9 @@ def _pending_ids():
 def candidates(query: ListQuery) -> list[int] | None:
     """Fewer than ``PROBE_LIMIT`` user ids that hold every match, or None.
 
-    Users with a pending data request are few. A search term of three characters or
-    more is looked up in the trigram index; when it is common, the list is read in its
-    sort order instead, which finds its matches soon.
+    Users with a pending data request are few. A search term is looked up in the
+    trigram index (on SQLite also a term of one or two characters); when it is common,
+    the list is read in its sort order instead, which finds its matches soon.
     """
     state = get_state()
     session = state.db.session
@@ -149,7 +149,12 @@ def candidates(query: ListQuery) -> list[int] | None:
     term = query.search.casefold()
     if query.pending:
         ids = _pending_ids().distinct()
-    elif len(term) >= 3 and search_index.available(session.connection(), User.__tablename__):
+    elif len(term) < 3:
+        connection = session.connection()
+        if not search_index.available(connection, User.__tablename__):
+            return None
+        return search_index.short_term_ids(connection, User.__tablename__, term, PROBE_LIMIT)
+    elif search_index.available(session.connection(), User.__tablename__):
         if session.get_bind().dialect.name == "sqlite":
             fts = table(search_index.index_name(User.__tablename__), column("rowid"))
             phrase = '"' + term.replace('"', '""') + '"'
@@ -227,7 +232,7 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             # twice. (Newest first, they moved above the cursor, out of reach already; and
             # a second upper bound there would make SQLite walk from the top.)
             conditions.append(User.last_activity_at <= as_of)
-    if len(query.search) >= 3 and not query.pending:
+    if query.search and not query.pending:
         # A common term finds its rows within the first few read: then no index is needed.
         users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit,
                             budget=QUICK_WALK)  # fmt: skip

@@ -49,11 +49,12 @@ TABLES = frozenset(
     {USER_TABLE, "user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"}
 )
 SEARCH_INDEX = search.index_name(USER_TABLE)
-# SQLite's FTS5 table and its shadow tables (on PostgreSQL, SEARCH_INDEX is a GIN index).
+# SQLite's FTS5 table, its shadow tables and its vocabulary table (on PostgreSQL,
+# SEARCH_INDEX is a GIN index).
 SEARCH_TABLES = frozenset(
     {
         SEARCH_INDEX,
-        *(f"{SEARCH_INDEX}_{s}" for s in ("data", "idx", "docsize", "config", "content")),
+        *(f"{SEARCH_INDEX}_{s}" for s in ("data", "idx", "docsize", "config", "content", "vocab")),
     }
 )
 

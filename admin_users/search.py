@@ -1,7 +1,10 @@
 """The trigram index behind search: FTS5 on SQLite, ``pg_trgm`` on PostgreSQL.
 
 Both index the users' ``search_text`` (email and customer id, case-folded), so that a
-substring of three characters or more finds its users without reading the table.
+substring of three characters or more finds its users without reading the table. On
+SQLite, a term of one or two characters is found too: each indexed text ends with two
+newlines, so every character of it begins a trigram, and the users holding the term are
+those of the trigrams that begin with it (listed by a vocabulary table).
 ``init-db`` and the migrations create these objects through :func:`create`.
 """
 
@@ -13,6 +16,9 @@ from sqlalchemy import text
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
+# What the SQLite index holds of a user: the search text and two newlines (which a search
+# term cannot contain), so that each of its characters begins a trigram.
+DOCUMENT = "{}.search_text || char(10, 10)"
 
 
 def index_name(user_table: str) -> str:
@@ -23,23 +29,25 @@ def statements(dialect: str, user_table: str) -> tuple[list[str], list[str]]:
     """``(create, drop)`` statements of the search objects for this database."""
     t, s = user_table, index_name(user_table)
     if dialect == "sqlite":
+        new, old = DOCUMENT.format("new"), DOCUMENT.format("old")
+        insert = f"INSERT INTO {s}(rowid, search_text) VALUES (new.id, {new});"
+        delete = f"INSERT INTO {s}({s}, rowid, search_text) VALUES ('delete', old.id, {old});"
         create = [
+            # External content: the rows are the users', and only rowids are read back.
             f"CREATE VIRTUAL TABLE {s} USING fts5(search_text, content='{t}', "
             "content_rowid='id', tokenize='trigram')",
-            f"CREATE TRIGGER {s}_insert AFTER INSERT ON {t} BEGIN "
-            f"INSERT INTO {s}(rowid, search_text) VALUES (new.id, new.search_text); END",
-            f"CREATE TRIGGER {s}_delete AFTER DELETE ON {t} BEGIN "
-            f"INSERT INTO {s}({s}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
-            "END",
+            f"CREATE VIRTUAL TABLE {s}_vocab USING fts5vocab({s}, row)",
+            f"CREATE TRIGGER {s}_insert AFTER INSERT ON {t} BEGIN {insert} END",
+            f"CREATE TRIGGER {s}_delete AFTER DELETE ON {t} BEGIN {delete} END",
             f"CREATE TRIGGER {s}_update AFTER UPDATE OF search_text ON {t} BEGIN "
-            f"INSERT INTO {s}({s}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
-            f"INSERT INTO {s}(rowid, search_text) VALUES (new.id, new.search_text); END",
-            f"INSERT INTO {s}({s}) VALUES ('rebuild')",
+            f"{delete} {insert} END",
+            fill(user_table),
         ]
         drop = [
             f"DROP TRIGGER IF EXISTS {s}_insert",
             f"DROP TRIGGER IF EXISTS {s}_delete",
             f"DROP TRIGGER IF EXISTS {s}_update",
+            f"DROP TABLE IF EXISTS {s}_vocab",
             f"DROP TABLE IF EXISTS {s}",
         ]
         return create, drop
@@ -50,6 +58,15 @@ def statements(dialect: str, user_table: str) -> tuple[list[str], list[str]]:
         ]
         return create, [f"DROP INDEX IF EXISTS {s}"]
     return [], []
+
+
+def fill(user_table: str) -> str:
+    """The statement that indexes every user (into an empty SQLite index)."""
+    s = index_name(user_table)
+    return (
+        f"INSERT INTO {s}(rowid, search_text) "
+        f"SELECT id, {DOCUMENT.format(user_table)} FROM {user_table}"
+    )
 
 
 def available(connection, user_table: str, *, quiet: bool = False) -> bool:
@@ -109,3 +126,39 @@ def purge(connection, user_table: str) -> None:
         ).first()
         if exists:
             connection.exec_driver_sql(f"INSERT INTO {s}({s}) VALUES ('optimize')")
+
+
+def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[int] | None:
+    """Fewer than ``limit`` ids holding every user whose search text contains ``term`` (one
+    or two characters, case-folded), from the SQLite index; None where it cannot tell
+    cheaply: the term is common, or the index lacks the vocabulary table (an older one)."""
+    if connection.dialect.name != "sqlite" or term != term.lower():
+        return None  # the index folds case as str.lower() does, not as str.casefold()
+    s = index_name(user_table)
+    if not connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (f"{s}_vocab",)
+    ).first():
+        return None
+    # The trigrams that begin with the term; each one's count of users bounds the matches
+    # from below, their sum from above. Reading a count costs as many as it counts: stop early.
+    trigrams, total = [], 0
+    vocabulary = connection.exec_driver_sql(
+        f"SELECT term, doc FROM {s}_vocab WHERE term >= ? AND term < ?", (term, term + "\U0010ffff")
+    )
+    for trigram, users in vocabulary:
+        trigrams.append(trigram)
+        total += users
+        if users >= limit or total >= 4 * limit:
+            vocabulary.close()
+            return None
+    if not trigrams:
+        return []
+    phrases = " OR ".join('"' + t.replace('"', '""') + '"' for t in trigrams)
+    ids = (
+        connection.exec_driver_sql(
+            f"SELECT rowid FROM {s} WHERE {s} MATCH ? LIMIT ?", (phrases, limit)
+        )
+        .scalars()
+        .all()
+    )
+    return ids if len(ids) < limit else None

@@ -242,6 +242,7 @@ def _assert_search_works(app) -> None:
             ("table", "users_search_idx"),
             ("trigger", "users_search_insert"),
             ("trigger", "users_search_update"),
+            ("table", "users_search_vocab"),
         ]
         assert "fts5" in objects[0][3] and "trigram" in objects[0][3]
     else:
