@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 
 def test_init_db_creates_the_tables(app, runner):
@@ -36,6 +38,10 @@ def test_demo_data_makes_a_consistent_mix(app, runner, models):
         assert any(ip and ":" in ip for ip in ips) and any(ip and "." in ip for ip in ips)
     again = runner.invoke(args=["admin-users", "demo-data", "--users", "100"])
     assert again.exit_code == 0, again.output  # a second run adds, no clashes
+    # The foreign keys (dropped while PostgreSQL seeds) are back: an orphan is refused.
+    with app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(insert(M.Chat).values(user_id=10**9, title="orphan"))
+        db.session.flush()
 
 
 def test_create_admin_and_login_link(app, runner):
