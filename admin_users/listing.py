@@ -371,28 +371,29 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     ids = None
     if query.pending or (query.search and not _common(session, User, conditions)):
         ids = candidates(query)
+    if ids is not None:  # few: counted exactly, in one query
+        found = dict(
+            session.execute(
+                select(User.status, func.count())
+                .where(User.id.in_(ids), *conditions)
+                .group_by(User.status)
+            ).all()
+        )
+        return {s.key: {"count": found.get(int(s), 0), "more": False} for s in Status}
     counts = {}
     for status in Status:
-        of_status = select(User.id).where(User.status == int(status))
-        if ids is not None:
-            found = session.scalars(of_status.where(User.id.in_(ids), *conditions)).all()
-            counts[status.key] = {"count": len(found), "more": False}
-            continue
-        # Read at most `budget` entries of this status's index, counting the matches, and
-        # stop as soon as there are more than `cap` of them.
+        # Read at most `budget` entries of this status's index, counting them and the
+        # matches among them, in one pass.
         budget = SCAN_LIMIT if conditions else cap + 1
         read = (
-            select(User.id, and_(True, *conditions).label("hit"))
+            select(and_(True, *conditions).label("hit"))
             .where(User.status == int(status))
             .order_by(User.status, User.id)
             .limit(budget)
             .subquery()
         )
-        hits = select(read.c.id).where(read.c.hit).limit(cap + 1).subquery()
-        found = session.scalar(select(func.count()).select_from(hits))
-        if found > cap:
-            counts[status.key] = {"count": cap, "more": True}
-            continue
-        seen = session.scalar(select(func.count()).select_from(read))
-        counts[status.key] = {"count": found, "more": seen == budget}
+        seen, found = session.execute(
+            select(func.count(), func.count().filter(read.c.hit)).select_from(read)
+        ).one()
+        counts[status.key] = {"count": min(found, cap), "more": found > cap or seen == budget}
     return counts
