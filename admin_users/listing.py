@@ -238,10 +238,11 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             conditions.append(User.last_activity_at <= as_of)
     if query.search and not query.pending:
         # A common term finds its rows within the first few read: then no index is needed.
-        users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit,
-                            budget=QUICK_WALK)  # fmt: skip
-        if len(users) == limit:
-            return Batch(users, make_cursor(query, *last, as_of))
+        page = _quick_page(session, User, column, query.desc, and_(*conditions), after, limit)
+        if page is not None:
+            return Batch(
+                page, make_cursor(query, getattr(page[-1], column.key), page[-1].id, as_of)
+            )
     ids = candidates(query) if query.search or query.pending else None
     if ids is not None:
         conditions.append(User.id.in_(ids))  # read these few rows by their key
@@ -256,59 +257,78 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     return Batch(users, next_cursor)
 
 
-def _scan(session, User, column, desc: bool, wanted, after, limit: int, budget=None):
-    """Read the list in order from ``after``, at most ``budget`` (``SCAN_LIMIT``) index
-    entries a range, keeping the rows that match ``wanted``: ``(users, where to go on)``,
-    the latter None at the end of the list. The database does the reading and filtering."""
+def _scan(session, User, column, desc: bool, wanted, after, limit: int):
+    """Read the list in order from ``after``, at most ``SCAN_LIMIT`` index entries a
+    range, keeping the rows that match ``wanted``: ``(users, where to go on)``, the latter
+    None at the end of the list. The database does the reading and filtering."""
     connection = session.connection()
-    budget = SCAN_LIMIT if budget is None else budget
-    order = _order(column, User.id, desc)
-    backwards = _order(column, User.id, not desc)
     hits, go_on = [], None
     for part in _ranges(column, User.id, desc, after):
-        read = (
-            select(User.id, column.label("value"), wanted.label("hit"))
-            .where(*part)
-            .order_by(*order)
-            .limit(budget)
-            .subquery()
-        )
-        # No ORDER BY here: the rows come in the order read (SQLite's co-routine and
-        # PostgreSQL's subquery scan keep it), and sorting would read the whole budget.
-        found = connection.execute(
-            select(read.c.id, read.c.value).where(read.c.hit).limit(limit - len(hits))
-        ).all()
+        found = _hits(connection, User, column, desc, wanted, part, SCAN_LIMIT, limit - len(hits))
         hits += found
         if len(hits) == limit:
             go_on = (found[-1].value, found[-1].id)
             break
-        last_read = connection.execute(_last_of(User, column, desc, part, budget).limit(1)).first()
+        last_read = connection.execute(_last_of(User, column, desc, part, SCAN_LIMIT)).first()
         last_there = connection.execute(
-            select(column, User.id).where(*part).order_by(*backwards).limit(1)
+            select(column, User.id)
+            .where(*part)
+            .order_by(*_order(column, User.id, not desc))
+            .limit(1)
         ).first()
         if last_read is not None and tuple(last_read) != tuple(last_there):
             go_on = tuple(last_read)  # the budget ran out inside this range
             break
-    ids = [hit.id for hit in hits]
+    return _load(session, User, [hit.id for hit in hits]), go_on
+
+
+def _quick_page(session, User, column, desc: bool, wanted, after, limit: int):
+    """A whole batch of matches among the first ``QUICK_WALK`` rows (of each range) after
+    ``after``, or None: a common term is done here, without any index."""
+    connection = session.connection()
+    hits = []
+    for part in _ranges(column, User.id, desc, after):
+        hits += _hits(connection, User, column, desc, wanted, part, QUICK_WALK, limit - len(hits))
+        if len(hits) == limit:
+            return _load(session, User, [hit.id for hit in hits])
+    return None
+
+
+def _hits(connection, User, column, desc: bool, wanted, part, budget: int, limit: int) -> list:
+    """``(id, value)`` of the first ``limit`` rows matching ``wanted`` among the first
+    ``budget`` rows of the range ``part``."""
+    read = (
+        select(User.id, column.label("value"), wanted.label("hit"))
+        .where(*part)
+        .order_by(*_order(column, User.id, desc))
+        .limit(budget)
+        .subquery()
+    )
+    # No ORDER BY here: the rows come in the order read (SQLite's co-routine and
+    # PostgreSQL's subquery scan keep it), and sorting would read the whole budget.
+    return connection.execute(select(read.c.id, read.c.value).where(read.c.hit).limit(limit)).all()
+
+
+def _load(session, User, ids: list[int]) -> list:
+    """The users of ``ids``, in that order."""
     by_id = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    return [by_id[i] for i in ids], go_on
+    return [by_id[i] for i in ids]
 
 
 def _last_of(User, column, desc: bool, part, budget: int):
     """The last ``(value, id)`` among the first ``budget`` rows of a range (reading the
     index alone, without the search test)."""
-    span = (
-        select(column.label("value"), User.id).where(*part).order_by(*_order(column, User.id, desc))
-    )
-    span = span.limit(budget).subquery()
-    return select(span.c.value, span.c.id).order_by(*_order(span.c.value, span.c.id, not desc))
+    span = select(column.label("value"), User.id).where(*part)
+    span = span.order_by(*_order(column, User.id, desc)).limit(budget).subquery()
+    last = _order(span.c.value, span.c.id, not desc)
+    return select(span.c.value, span.c.id).order_by(*last).limit(1)
 
 
 def _common(session, User, conditions) -> bool:
     """Whether a page of matches lies within the first ``QUICK_WALK`` users."""
-    users, _ = _scan(session, User, User.created_at, True, and_(*conditions), None, 30,
-                     budget=QUICK_WALK)  # fmt: skip
-    return len(users) == 30
+    return (
+        _quick_page(session, User, User.created_at, True, and_(*conditions), None, 30) is not None
+    )
 
 
 def _order(column, id_column, desc: bool):
