@@ -41,7 +41,11 @@ def statements(dialect: str, user_table: str) -> tuple[list[str], list[str]]:
             f"CREATE TRIGGER {s}_delete AFTER DELETE ON {t} BEGIN {delete} END",
             f"CREATE TRIGGER {s}_update AFTER UPDATE OF search_text ON {t} BEGIN "
             f"{delete} {insert} END",
+            # Filled in one go, then merged once: faster than merging as it grows.
+            f"INSERT INTO {s}({s}, rank) VALUES ('automerge', 0)",
             fill(user_table),
+            f"INSERT INTO {s}({s}) VALUES ('optimize')",
+            f"INSERT INTO {s}({s}, rank) VALUES ('automerge', 4)",
         ]
         drop = [
             f"DROP TRIGGER IF EXISTS {s}_insert",
