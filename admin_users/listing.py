@@ -155,10 +155,8 @@ def candidates(query: ListQuery) -> list[int] | None:
         ids = _pending_ids().distinct()
     elif len(term) < 3:
         connection = session.connection()
-        if not search_index.available(connection, User.__tablename__):
-            return None
         return search_index.short_term_ids(connection, User.__tablename__, term, PROBE_LIMIT)
-    elif search_index.available(session.connection(), User.__tablename__):
+    elif search_index.available(session.connection(), User.__tablename__, remember=True):
         if session.get_bind().dialect.name == "sqlite":
             fts = table(search_index.index_name(User.__tablename__), column("rowid"))
             phrase = '"' + term.replace('"', '""') + '"'
@@ -225,6 +223,7 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     column = sort_column(User, query.sort)
     conditions = filters(User, query)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     after = None
     if cursor is None:
         as_of = utcnow()
@@ -236,8 +235,9 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             # twice. (Newest first, they moved above the cursor, out of reach already; and
             # a second upper bound there would make SQLite walk from the top.)
             conditions.append(User.last_activity_at <= as_of)
-    if query.search and not query.pending:
+    if query.search and not query.pending and (len(query.search) >= 3 or sqlite):
         # A common term finds its rows within the first few read: then no index is needed.
+        # (PostgreSQL has no index for shorter terms: the walk below is all there is.)
         page = _quick_page(session, User, column, query.desc, and_(*conditions), after, limit)
         if page is not None:
             return Batch(

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
+_seen: set[tuple[str, str]] = set()  # (database, index) of PostgreSQL indexes found
 # What the SQLite index holds of a user: the search text and two newlines (which a search
 # term cannot contain), so that each of its characters begins a trigram.
 DOCUMENT = "{}.search_text || char(10, 10)"
@@ -73,8 +74,12 @@ def fill(user_table: str) -> str:
     )
 
 
-def available(connection, user_table: str, *, quiet: bool = False) -> bool:
-    """Whether this database has the trigram index (logged once when it has not)."""
+def available(connection, user_table: str, *, quiet: bool = False, remember: bool = False) -> bool:
+    """Whether this database has the trigram index (logged once when it has not).
+
+    With ``remember``, a PostgreSQL index once seen is taken to be there from then on:
+    the catalog query costs more than a search, and should the index go, the same
+    search still runs, only slower."""
     dialect = connection.dialect.name
     name = index_name(user_table)
     if dialect == "sqlite":
@@ -82,9 +87,14 @@ def available(connection, user_table: str, *, quiet: bool = False) -> bool:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         ).first()
     elif dialect == "postgresql":
+        key = (connection.engine.url.render_as_string(), name)
+        if remember and key in _seen:
+            return True
         found = connection.execute(
             text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": name}
         ).first()
+        if found is not None:
+            _seen.add(key)
     else:
         found = None
     if found is None and not quiet and name not in _warned:
@@ -135,7 +145,8 @@ def purge(connection, user_table: str) -> None:
 def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[int] | None:
     """Fewer than ``limit`` ids holding every user whose search text contains ``term`` (one
     or two characters, case-folded), from the SQLite index; None where it cannot tell
-    cheaply: the term is common, or the index lacks the vocabulary table (an older one)."""
+    cheaply: the term is common, or there is no such index (PostgreSQL's cannot answer
+    such terms; an SQLite index made before the vocabulary table was added)."""
     if connection.dialect.name != "sqlite" or term != term.lower():
         return None  # the index folds case as str.lower() does, not as str.casefold()
     s = index_name(user_table)
