@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from inspect import signature as inspect_signature
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,10 +307,9 @@ def depth_cursor(app, models, sort: str, desc: bool, depth: int) -> str:
     order = (column.desc(), User.id.desc()) if desc else (column.asc(), User.id.asc())
     with app.test_request_context():
         user = db.session.scalars(select(User).order_by(*order).offset(depth - 1).limit(1)).one()
-        query, as_of = ListQuery(sort=sort, desc=desc), utcnow()
-        if "value" in inspect_signature(make_cursor).parameters:  # (query, value, id, as_of)
-            return make_cursor(query, getattr(user, column.key), user.id, as_of)
-        return make_cursor(query, user, as_of)  # the first form: (query, user, as_of)
+        return make_cursor(
+            ListQuery(sort=sort, desc=desc), getattr(user, column.key), user.id, utcnow()
+        )
 
 
 def bench_batches(client, app, models, repeat: int, depths: list[int]) -> list[Case]:
