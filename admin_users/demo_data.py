@@ -2,7 +2,7 @@
 
 Rows are made as plain tuples and written through the database driver directly
 (``executemany`` on SQLite, ``COPY`` on PostgreSQL), so a million users seed in about
-a minute and a half; the stored status and keys are computed by the same function the
+two minutes; the stored status and keys are computed by the same function the
 ORM path uses (:func:`admin_users.models.derived_columns`), and the counters are the
 counts of the rows written, so the data is as consistent as the API would make it.
 """
