@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -24,6 +25,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from admin_users import AdminUsers, service
 
@@ -58,7 +60,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "chat.login"
     admin_users.init_app(app)
     app.register_blueprint(bp)
+    app.register_error_handler(SQLAlchemyError, _database_unavailable)
     return app
+
+
+def _database_unavailable(error):
+    """The chatbot's pages while the database is down or locked: a 503, no traceback
+    (the admin panel answers the same way on its own)."""
+    db.session.rollback()
+    current_app.logger.exception("database error")
+    return "The chatbot is unavailable for a moment. Try again shortly.", 503
 
 
 def _instance_secret(path: Path) -> str:

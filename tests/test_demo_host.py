@@ -94,3 +94,24 @@ def test_secret_key_is_made_in_instance_not_in_code(tmp_path, monkeypatch):
     first = _instance_secret(path)
     assert len(first) == 64 and _instance_secret(path) == first
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_unreachable_database_is_a_503_without_a_traceback(caplog):
+    """The chatbot's pages and the admin panel alike (no server listens on port 1)."""
+    from wsgi import create_app
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody:x@127.0.0.1:1/none",
+            "SECRET_KEY": "test",
+            "TESTING": True,
+        }
+    )
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = "1"  # a signed-in user: loading them needs the database
+    for url in ("/", "/login", "/admin/", "/admin/users/", "/admin/users/batch", "/admin/users/1"):
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 503, url
+        assert "Traceback" not in body and "OperationalError" not in body, url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
@@ -32,7 +34,8 @@ class AdminOnlyMixin:
         abort(403)
 
     def _handle_view(self, name, **kwargs):
-        refused = super()._handle_view(name, **kwargs)
+        with _database_errors():  # loading the admin needs the database too
+            refused = super()._handle_view(name, **kwargs)
         if refused is not None:
             return refused
         if request.method == "POST" and "csrf" not in current_app.extensions:
@@ -43,15 +46,21 @@ class AdminOnlyMixin:
         return None
 
     def _run_view(self, fn, *args, **kwargs):
-        """A database that is down, locked or refusing a write gets a 503, not a traceback;
-        the transaction was rolled back, so nothing is half-written."""
-        try:
+        with _database_errors():
             return super()._run_view(fn, *args, **kwargs)
-        except SQLAlchemyError:
-            get_state().db.session.rollback()
-            current_app.logger.exception("admin-users: database error")
-            abort(
-                503,
-                "The database could not complete this request; nothing was changed. "
-                "Try again in a moment.",
-            )
+
+
+@contextmanager
+def _database_errors():
+    """A database that is down, locked or refusing a write gets a 503, not a traceback;
+    the transaction is rolled back, so nothing is half-written."""
+    try:
+        yield
+    except SQLAlchemyError:
+        get_state().db.session.rollback()
+        current_app.logger.exception("admin-users: database error")
+        abort(
+            503,
+            "The database could not complete this request; nothing was changed. "
+            "Try again in a moment.",
+        )
