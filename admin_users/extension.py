@@ -134,14 +134,15 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def create_tables() -> None:
-    """Create the extension's tables that do not exist yet, and the search index."""
+    """Create the extension's tables that do not exist yet, and the search index (or
+    rebuild one that an earlier version made)."""
     from . import search
 
     state = get_state()
     tables = [getattr(state.models, name).__table__ for name in state.models.__dataclass_fields__]
     with state.db.engine.begin() as connection:
         state.db.metadata.create_all(connection, tables=tables)
-        if not search.available(connection, state.models.User.__tablename__, quiet=True):
+        if not search.current(connection, state.models.User.__tablename__):
             search.create(connection, state.models.User.__tablename__)
 
 

@@ -83,9 +83,7 @@ def available(connection, user_table: str, *, quiet: bool = False, remember: boo
     dialect = connection.dialect.name
     name = index_name(user_table)
     if dialect == "sqlite":
-        found = connection.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).first()
+        found = _sqlite_table(connection, name) or None
     elif dialect == "postgresql":
         key = (connection.engine.url.render_as_string(), name)
         if remember and key in _seen:
@@ -100,6 +98,23 @@ def available(connection, user_table: str, *, quiet: bool = False, remember: boo
     if found is None and not quiet and name not in _warned:
         _warned.add(name)
         log.warning("admin-users: no trigram index %s; search reads the table instead", name)
+    return found is not None
+
+
+def current(connection, user_table: str) -> bool:
+    """Whether the search objects are there, as this version makes them (on SQLite, with
+    the vocabulary table of the index that also answers terms of one or two characters)."""
+    if not available(connection, user_table, quiet=True):
+        return False
+    if connection.dialect.name == "sqlite":
+        return _sqlite_table(connection, f"{index_name(user_table)}_vocab")
+    return True
+
+
+def _sqlite_table(connection, name: str) -> bool:
+    found = connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).first()
     return found is not None
 
 
@@ -135,10 +150,7 @@ def purge(connection, user_table: str) -> None:
     """
     if connection.dialect.name == "sqlite":
         s = index_name(user_table)
-        exists = connection.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (s,)
-        ).first()
-        if exists:
+        if _sqlite_table(connection, s):
             connection.exec_driver_sql(f"INSERT INTO {s}({s}) VALUES ('optimize')")
 
 
@@ -150,9 +162,7 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
     if connection.dialect.name != "sqlite" or term != term.lower():
         return None  # the index folds case as str.lower() does, not as str.casefold()
     s = index_name(user_table)
-    if not connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (f"{s}_vocab",)
-    ).first():
+    if not _sqlite_table(connection, f"{s}_vocab"):
         return None
     # The trigrams that begin with the term; each one's count of users bounds the matches
     # from below, their sum from above. Reading a count costs as many as it counts: stop early.

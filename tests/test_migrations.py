@@ -297,12 +297,35 @@ def test_upgrade_an_empty_database(bare_app):
         assert migrate.current() is None
         assert not migrate.at_head()
         migrate.upgrade()
-        assert migrate.current() == migrate.head() == "admin_users_0001"
+        assert migrate.current() == migrate.head() == "admin_users_0002"
         assert migrate.at_head()
     assert {t.name for t in _model_tables(bare_app)} == migrate.TABLES
     assert migrate.VERSION_TABLE in inspect(engine).get_table_names()
     _assert_matches_models(bare_app)
     _assert_search_works(bare_app)
+
+
+def test_an_earlier_search_index_is_rebuilt(bare_app):
+    """An SQLite index made before short terms were indexed (no vocabulary table) is
+    rebuilt by the migration and by init-db; then it answers a one-character term."""
+    from admin_users import listing, service
+
+    engine = _engine(bare_app)
+    with bare_app.app_context():
+        migrate.upgrade("admin_users_0001")
+        if engine.dialect.name != "sqlite":  # PostgreSQL's index has not changed
+            migrate.upgrade()
+            return _assert_search_works(bare_app)
+        user = service.register("end@example.com")
+        service.set_customer_id(user, "cus-Q")
+        for rebuild in (migrate.upgrade, create_tables):
+            with engine.begin() as connection:
+                connection.exec_driver_sql("DROP TABLE users_search_vocab")
+            with bare_app.test_request_context():
+                assert listing.candidates(listing.ListQuery(search="q")) is None
+            rebuild()
+            with bare_app.test_request_context():
+                assert listing.candidates(listing.ListQuery(search="q")) == [user.id]
 
 
 def test_downgrade_to_base_and_up_again(bare_app):
