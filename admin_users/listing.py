@@ -235,26 +235,23 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             # twice. (Newest first, they moved above the cursor, out of reach already; and
             # a second upper bound there would make SQLite walk from the top.)
             conditions.append(User.last_activity_at <= as_of)
+    users, last = None, None
     if query.search and not query.pending and (len(query.search) >= 3 or sqlite):
         # A common term finds its rows within the first few read: then no index is needed.
         # (PostgreSQL has no index for shorter terms: the walk below is all there is.)
-        page = _quick_page(session, User, column, query.desc, and_(*conditions), after, limit)
-        if page is not None:
-            return Batch(
-                page, make_cursor(query, getattr(page[-1], column.key), page[-1].id, as_of)
-            )
-    ids = candidates(query) if query.search or query.pending else None
-    if ids is not None:
-        conditions.append(User.id.in_(ids))  # read these few rows by their key
-    if ids is not None or not (query.search or query.status or query.pending):
-        users = keyset_rows(
-            session, select(User).where(*conditions), column, User.id, query.desc, after, limit
-        )
-        last = (getattr(users[-1], column.key), users[-1].id) if len(users) == limit else None
-    else:
-        users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit)
-    next_cursor = make_cursor(query, *last, as_of) if last else None
-    return Batch(users, next_cursor)
+        users = _quick_page(session, User, column, query.desc, and_(*conditions), after, limit)
+    if users is None:
+        ids = candidates(query) if query.search or query.pending else None
+        if ids is not None:
+            conditions.append(User.id.in_(ids))  # read these few rows by their key
+        if ids is not None or not (query.search or query.status or query.pending):
+            statement = select(User).where(*conditions)
+            users = keyset_rows(session, statement, column, User.id, query.desc, after, limit)
+        else:
+            users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit)
+    if last is None and len(users) == limit:  # a whole batch: the list goes on after it
+        last = (getattr(users[-1], column.key), users[-1].id)
+    return Batch(users, make_cursor(query, *last, as_of) if last else None)
 
 
 def _scan(session, User, column, desc: bool, wanted, after, limit: int):
