@@ -178,11 +178,7 @@ def deactivate_command(user, reason, actor):
         changed = service.deactivate(user, reason=reason, actor=actor)
     except (ValueError, service.AdminUsersError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(
-        f"{user.identifier} is deactivated."
-        if changed
-        else f"{user.identifier} was already deactivated: nothing changed."
-    )
+    click.echo(service.outcome(user, "deactivate", changed))
 
 
 @admin_users_group.command("reactivate")
@@ -195,11 +191,7 @@ def reactivate_command(user, note, actor):
     if user.erased_at is not None:
         raise click.ClickException(f"{user.identifier} was erased and cannot be reactivated.")
     changed = service.reactivate(user, actor=actor, note=note)
-    click.echo(
-        f"{user.identifier} is active again."
-        if changed
-        else f"{user.identifier} was not deactivated: nothing changed."
-    )
+    click.echo(service.outcome(user, "reactivate", changed))
 
 
 @admin_users_group.command("export")

@@ -459,6 +459,20 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
     return True
 
 
+_OUTCOMES = {
+    ("deactivate", True): "{} is deactivated.",
+    ("deactivate", False): "{} was already deactivated: nothing changed.",
+    ("reactivate", True): "{} is active again.",
+    ("reactivate", False): "{} was not deactivated: nothing changed.",
+}
+
+
+def outcome(user, action: str, changed: bool) -> str:
+    """What the admin is told after ``action`` ("deactivate" or "reactivate") on ``user``,
+    in the panel and on the command line alike."""
+    return _OUTCOMES[action, changed].format(user.identifier)
+
+
 def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = None) -> bool:
     """Restore access; False (and no change) if not deactivated. Erased users stay erased."""
     if user.deactivated_at is None or user.erased_at is not None:

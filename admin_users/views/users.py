@@ -155,12 +155,7 @@ class UsersView(AdminOnlyMixin, ModelView):
             changed = service.deactivate(user, reason=reason, actor=current_user)
         except service.CannotDeactivateSelf as error:
             return jsonify(error=str(error)), 400
-        message = (
-            f"{user.identifier} is deactivated."
-            if changed
-            else f"{user.identifier} was already deactivated: nothing changed."
-        )
-        return self._outcome(user, changed, message)
+        return self._outcome(user, changed, service.outcome(user, "deactivate", changed))
 
     @expose("/<int:user_id>/reactivate", methods=["POST"])
     def reactivate_view(self, user_id):
@@ -169,12 +164,7 @@ class UsersView(AdminOnlyMixin, ModelView):
         if user.erased_at is not None:
             return jsonify(error="An erased user cannot be reactivated."), 400
         changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
-        message = (
-            f"{user.identifier} is active again."
-            if changed
-            else f"{user.identifier} was not deactivated: nothing changed."
-        )
-        return self._outcome(user, changed, message)
+        return self._outcome(user, changed, service.outcome(user, "reactivate", changed))
 
     @expose("/<int:user_id>/export", methods=["POST"])
     def export_view(self, user_id):
