@@ -261,6 +261,16 @@ def sign_in(page, app, email):
     page.wait_for_url("**/")
 
 
+def open_as_admin(page, app, *, users: int, path: str):
+    """``users`` demo users and an admin, signed in through the real flow, at ``path``."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["admin-users", "demo-data", "--users", str(users)]).exit_code == 0
+    assert runner.invoke(args=["admin-users", "create-admin", "admin@example.com"]).exit_code == 0
+    sign_in(page, app, "admin@example.com")
+    page.goto(path)
+    return page
+
+
 # -- SQL --------------------------------------------------------------------------------------
 
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import sign_in
+from conftest import open_as_admin
 
 
 @pytest.fixture
 def admin_page(page, browser_app):
-    runner = browser_app.test_cli_runner()
-    assert runner.invoke(args=["admin-users", "demo-data", "--users", "90"]).exit_code == 0
-    assert runner.invoke(args=["admin-users", "create-admin", "admin@example.com"]).exit_code == 0
-    sign_in(page, browser_app, "admin@example.com")
-    page.goto("/admin/users/?status=active")
-    return page
+    return open_as_admin(page, browser_app, users=90, path="/admin/users/?status=active")
 
 
 def row_status(page, user_id):

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import sign_in
+from conftest import open_as_admin
 
 
 @pytest.fixture
 def admin_page(page, browser_app):
-    runner = browser_app.test_cli_runner()
-    assert runner.invoke(args=["admin-users", "demo-data", "--users", "200"]).exit_code == 0
-    assert runner.invoke(args=["admin-users", "create-admin", "admin@example.com"]).exit_code == 0
-    sign_in(page, browser_app, "admin@example.com")
-    page.goto("/admin/users/")
-    return page
+    return open_as_admin(page, browser_app, users=200, path="/admin/users/")
 
 
 def user_ids(page):
