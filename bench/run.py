@@ -247,22 +247,16 @@ def pick_terms(app, models, total: int) -> list[dict]:
     User = models.User
     with app.app_context():
         session = db.session
-        email = None
-        while email is None:
-            email = session.scalar(
-                select(User.email)
-                .order_by(User.id)
-                .offset(rng.randrange(max(1, total - 10)))
-                .limit(1)
-            )
-        customer = None
-        while customer is None:
-            customer = session.scalar(
-                select(User.customer_id)
-                .order_by(User.id)
-                .offset(rng.randrange(max(1, total - 10)))
-                .limit(1)
-            )
+
+        def some(column):
+            """The ``column`` of a random user who has one."""
+            value = None
+            while value is None:
+                offset = rng.randrange(max(1, total - 10))
+                value = session.scalar(select(column).order_by(User.id).offset(offset).limit(1))
+            return value
+
+        email, customer = some(User.email), some(User.customer_id)
         texts = [
             "\n".join(v.casefold() for v in row if v)
             for row in session.execute(  # the demo data's own users, not the bench's
