@@ -167,10 +167,14 @@ def show_command(user, entries):
         click.echo(line.rstrip())
 
 
+# The admin a command acts as, named in the audit log.
+actor_option = click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+
+
 @admin_users_group.command("deactivate")
 @click.argument("user")
 @click.option("--reason", required=True, help="Why: it goes into the audit log.")
-@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+@actor_option
 def deactivate_command(user, reason, actor):
     """Deactivate USER: refused from their next request, data kept."""
     user, actor = _user_or_fail(user), _actor(actor)
@@ -184,7 +188,7 @@ def deactivate_command(user, reason, actor):
 @admin_users_group.command("reactivate")
 @click.argument("user")
 @click.option("--note", help="An optional note for the audit log.")
-@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+@actor_option
 def reactivate_command(user, note, actor):
     """Reactivate USER: access again from their next request."""
     user, actor = _user_or_fail(user), _actor(actor)
@@ -202,7 +206,7 @@ def reactivate_command(user, note, actor):
     type=click.Path(dir_okay=False, writable=True),
     help="Write to this file (default: standard output).",
 )
-@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+@actor_option
 def export_command(user, output, actor):
     """Export USER's data as JSON: fields, profile, chats with messages, audit log, requests."""
     user, actor = _user_or_fail(user), _actor(actor)
@@ -219,7 +223,7 @@ def export_command(user, output, actor):
 @admin_users_group.command("erase")
 @click.argument("user")
 @click.option("--yes", is_flag=True, help="Do not ask for the typed confirmation.")
-@click.option("--actor", help="The admin's email, for the audit log (default: cli).")
+@actor_option
 def erase_command(user, yes, actor):
     """Erase USER for good: personal data removed, audit entries kept without identity."""
     user, actor = _user_or_fail(user), _actor(actor)
