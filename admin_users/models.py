@@ -100,8 +100,11 @@ class Status(enum.IntEnum):
     @property
     def badge(self) -> str:
         """The Bootstrap colour of the status's badge."""
-        return {"ACTIVE": "success", "UNCONFIRMED": "warning", "DEACTIVATED": "danger",
-                "GUEST": "secondary"}[self.name]  # fmt: skip
+        return BADGES[self]
+
+
+BADGES = {Status.ACTIVE: "success", Status.UNCONFIRMED: "warning",
+          Status.DEACTIVATED: "danger", Status.GUEST: "secondary"}  # fmt: skip
 
 
 def status_of(user) -> Status:

@@ -21,6 +21,7 @@ from ..details import TABS, get_user, identifiers, profile_of, tab_batch
 from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
 from ..models import Status
 from .access import AdminOnlyMixin
+from .rows import rows_document, user_rows
 
 NO_REASON = "Give a reason: it goes into the audit log."
 COLUMNS = [
@@ -73,6 +74,7 @@ class UsersView(AdminOnlyMixin, ModelView):
             "admin_users/users_list.html",
             query=query,
             batch=batch,
+            rows=user_rows(batch.users),
             columns=COLUMNS,
             statuses=list(Status),
             reasons=service.DEACTIVATION_REASONS,
@@ -114,7 +116,7 @@ class UsersView(AdminOnlyMixin, ModelView):
         """The next rows only, for infinite scroll; the cursor after them in a header."""
         query = self._query()
         batch = self._batch(query)
-        response = make_response(self.render("admin_users/users_batch.html", batch=batch))
+        response = make_response(rows_document(batch.users))
         response.headers["X-Next-Cursor"] = batch.next_cursor or ""
         return response
 
@@ -133,15 +135,12 @@ class UsersView(AdminOnlyMixin, ModelView):
         """A fresh CSRF token for the page's next POST (a page may stay open for hours)."""
         return jsonify(token=generate_csrf())
 
-    def _rows(self, users) -> str:
-        return self.render("admin_users/users_batch.html", batch={"users": users})
-
     def _outcome(self, user, changed: bool, message: str):
         return jsonify(
             changed=changed,
             message=message,
             status=user.current_status.key,
-            row=self._rows([user]),
+            row=rows_document([user]),
         )
 
     @expose("/<int:user_id>/deactivate", methods=["POST"])
@@ -220,7 +219,7 @@ class UsersView(AdminOnlyMixin, ModelView):
                 deactivated=done,
                 skipped=skipped,
                 message=message,
-                rows={user.id: self._rows([user]) for user in users},
+                rows={user.id: rows_document([user]) for user in users},
             )
         flash(message)
         return redirect(self.get_url(".index_view"))

@@ -1,0 +1,44 @@
+"""The list's rows, rendered for the page, its batches and the actions' answers alike.
+
+Written in Python rather than Jinja: every list request renders 30 of them, and here
+they cost a third of the template's time (0.25 against 0.7 ms a batch), which is a
+good share of a 3 ms request.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+ERASED = ' <span class="badge badge-dark">Erased</span>'
+
+
+def _time(value) -> str:
+    text = value.isoformat()  # stored in UTC: "2026-11-27T03:08:28.730110+00:00"
+    return f'<time datetime="{text}">{text[:10]} {text[11:16]} UTC</time>'
+
+
+def user_row(user) -> str:
+    status = user.current_status
+    name = escape(user.identifier)
+    return (
+        f'<tr class="user-row" data-user-id="{user.id}" tabindex="0">'
+        '<td class="col-select"><input type="checkbox" class="action-checkbox" name="rowid"'
+        f' value="{user.id}" aria-label="Select {name}"></td>'
+        f'<td class="col-user">{name}</td>'
+        f'<td class="col-customer-id">{escape(user.customer_id or "")}</td>'
+        f'<td class="col-status"><span class="badge badge-status badge-{status.badge}">'
+        f"{status.label}</span>{ERASED if user.erased_at else ''}</td>"
+        f'<td class="col-chats text-right">{user.chat_count}</td>'
+        f'<td class="col-created">{_time(user.created_at)}</td>'
+        f'<td class="col-last-activity">{_time(user.last_activity_at)}</td></tr>\n'
+    )
+
+
+def user_rows(users) -> Markup:
+    """The ``<tr>`` of each user, in order."""
+    return Markup("".join(map(user_row, users)))
+
+
+def rows_document(users) -> str:
+    """A batch as the page's script reads it: a table holding the rows only."""
+    return f"<table><tbody>{user_rows(users)}</tbody></table>"
