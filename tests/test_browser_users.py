@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import open_as_admin
 
+from admin_users.listing import ListQuery, iterate
+
 
 @pytest.fixture
 def admin_page(page, browser_app):
@@ -65,6 +67,35 @@ def test_search_by_enter_and_by_button(admin_page, tmp_path):
     page.wait_for_selector(".users-empty")
     page.click("text=Clear the search")
     page.wait_for_selector("tr.user-row")
+
+
+def test_search_answers_in_place(admin_page, browser_app):
+    page = admin_page
+    first_id = user_ids(page)[0]
+    with browser_app.app_context():
+        expected = [str(u.id) for u in iterate(ListQuery(search="example"))]
+    assert len(expected) > 60  # more than two batches: scrolling goes on within the search
+    page.evaluate("window.notReloaded = true")
+    box = page.locator("input.users-search")
+    box.fill("example")
+    box.press("Enter")
+    page.wait_for_url("**q=example**")
+    assert page.evaluate("window.notReloaded") is True
+    assert user_ids(page) == expected[:30]
+    page.wait_for_function(
+        "[...document.querySelectorAll('.status-count')].every(b => b.textContent !== '')"
+    )
+    counts = page.locator(".status-count").all_inner_texts()
+    assert sum(int(c.replace(",", "")) for c in counts) == len(expected)
+    assert "q=example" in page.locator("a.sort-link[data-sort='chats']").get_attribute("href")
+    for _ in range(12):
+        page.mouse.wheel(0, 50000)
+        page.wait_for_timeout(150)
+    page.wait_for_selector("#list-end:not([hidden])")
+    assert user_ids(page) == expected
+    page.go_back()
+    page.wait_for_function(f"document.querySelector('tr.user-row').dataset.userId === '{first_id}'")
+    assert "q=" not in page.url and page.locator("input.users-search").input_value() == ""
 
 
 def test_sort_header_clicked_twice(admin_page):

@@ -1,5 +1,5 @@
 'use strict';
-// Admin > Users: relative times, status counts and infinite scroll.
+// Admin > Users: relative times, status counts, infinite scroll and search in place.
 // Settings come from data-* attributes of .users-page; rows arrive as server-rendered
 // (escaped) HTML and are moved into the table as nodes.
 (function () {
@@ -49,21 +49,36 @@
       .catch(function () { /* counts are a nicety; the list works without them */ });
   }
 
+  // Loads the next batch as the end of the list comes into view. Returns reset(cursor),
+  // for a list whose rows were replaced (a search made in place).
   function infiniteScroll(page) {
     const more = document.getElementById('load-more');
     const body = document.getElementById('user-rows');
-    if (!more || !body) return;
+    if (!more || !body) return function () {};
     const end = document.getElementById('list-end');
     const error = document.getElementById('load-error');
-    let cursor = more.dataset.cursor;
+    let cursor = more.dataset.cursor || null;
     let loading = false;
+    let generation = 0; // a batch asked for before a reset is dropped
+
+    function show() {
+      more.hidden = !cursor;
+      end.hidden = !!cursor;
+      if (cursor) {
+        const url = new URL(more.href);
+        url.searchParams.set('cursor', cursor);
+        more.href = url.href;
+      }
+    }
 
     function load() {
       if (loading || !cursor) return;
+      const asked = generation;
       loading = true;
       error.hidden = true;
       fetchBatch(page.dataset.batchUrl, cursor)
         .then(function (batch) {
+          if (asked !== generation) return;
           cursor = batch.cursor;
           const seen = new Set(Array.from(body.rows, function (row) { return row.dataset.userId; }));
           parseRows(batch.html, 'tr.user-row').forEach(function (row) {
@@ -71,17 +86,12 @@
             body.appendChild(document.adoptNode(row));
           });
           showTimes(body);
-          if (cursor) {
-            more.href = more.href.replace(/cursor=[^&]*/, 'cursor=' + encodeURIComponent(cursor));
-          } else {
-            more.hidden = true;
-            end.hidden = false;
-            observer.disconnect();
-          }
+          show();
           page.dispatchEvent(new CustomEvent('users:loaded'));
         })
-        .catch(function () { error.hidden = false; })
+        .catch(function () { if (asked === generation) error.hidden = false; })
         .finally(function () {
+          if (asked !== generation) return;
           loading = false;
           // Still in view after a short batch: keep going.
           if (cursor && more.getBoundingClientRect().top < window.innerHeight + 600) load();
@@ -96,6 +106,83 @@
     document.getElementById('load-retry').addEventListener('click', function (event) {
       event.preventDefault();
       load();
+    });
+    return function reset(next) {
+      generation += 1;
+      loading = false;
+      cursor = next;
+      error.hidden = true;
+      show();
+      // The observer reports only changes: ask for the next batch if already in view.
+      if (cursor && more.getBoundingClientRect().top < window.innerHeight + 600) load();
+    };
+  }
+
+  // The search box answers in place: the first batch of the search replaces the rows,
+  // the address, the links and the counts follow, and the page is not reloaded. (A search
+  // opened from an address, or made without script, is the server's full page.)
+  function liveSearch(page, resetScroll) {
+    const form = page.querySelector('form[role=search]');
+    const body = document.getElementById('user-rows');
+    if (!form || !body) return;
+    const input = form.querySelector('input[name=q]');
+    const empty = page.querySelector('.users-empty');
+    const more = page.querySelector('.users-more');
+    let shown = new URL(window.location.href).searchParams.get('q') || '';
+    let latest = 0;
+
+    function withTerm(href, term) {
+      const url = new URL(href, window.location.href);
+      if (term) url.searchParams.set('q', term);
+      else url.searchParams.delete('q');
+      url.searchParams.delete('cursor');
+      url.searchParams.delete('user');
+      return url.href;
+    }
+
+    form.addEventListener('submit', function (event) {
+      const term = input.value.trim();
+      event.preventDefault();
+      const asked = ++latest;
+      const batchUrl = withTerm(page.dataset.batchUrl, term);
+      fetchBatch(batchUrl, null)
+        .then(function (batch) {
+          if (asked !== latest) return;
+          const rows = parseRows(batch.html, 'tr.user-row');
+          if (!rows.length && !term) {
+            window.location.assign(withTerm(window.location.href, term)); // the server says why
+            return;
+          }
+          body.replaceChildren.apply(body, rows.map(function (row) { return document.adoptNode(row); }));
+          showTimes(body);
+          page.dataset.batchUrl = batchUrl;
+          page.dataset.countsUrl = withTerm(page.dataset.countsUrl, term);
+          page.querySelectorAll('.sort-link, .status-filter a, #load-more').forEach(function (link) {
+            link.href = withTerm(link.href, term);
+          });
+          page.querySelectorAll('.users-continued').forEach(function (node) { node.hidden = true; });
+          if (!rows.length) {
+            const message = document.getElementById('users-no-match').content.cloneNode(true);
+            message.querySelector('.search-term').textContent = term;
+            empty.replaceChildren(message);
+          }
+          empty.hidden = rows.length > 0;
+          more.hidden = rows.length === 0;
+          window.history.pushState(null, '', withTerm(window.location.href, term));
+          shown = term;
+          resetScroll(batch.cursor);
+          page.querySelectorAll('.status-count').forEach(function (badge) { badge.textContent = ''; });
+          loadCounts(page);
+          page.dispatchEvent(new CustomEvent('users:replaced'));
+        })
+        .catch(function () { if (asked === latest) form.submit(); }); // the full page, then
+    });
+
+    // Back and forward across searches: the server renders the list of that address.
+    window.addEventListener('popstate', function () {
+      if ((new URL(window.location.href).searchParams.get('q') || '') !== shown) {
+        window.location.reload();
+      }
     });
   }
 
@@ -210,6 +297,10 @@
       form.querySelectorAll('.bulk-count').forEach(function (node) { node.textContent = count; });
     }
     rows.addEventListener('change', update);
+    page.addEventListener('users:replaced', function () {
+      all.checked = false;
+      update();
+    });
     page.addEventListener('users:loaded', function () {
       if (all.checked) rows.querySelectorAll('.action-checkbox').forEach(function (box) { box.checked = true; });
       update();
@@ -443,7 +534,7 @@
     const page = document.querySelector('.users-page');
     if (!page) return;
     loadCounts(page);
-    infiniteScroll(page);
+    liveSearch(page, infiniteScroll(page));
     userDialog(page);
     bulkDeactivate(page);
   });
