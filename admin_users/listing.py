@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, column, func, literal_column, select, table
+from sqlalchemy import and_, bindparam, column, func, literal_column, select, table
 
 from . import search as search_index
 from .extension import get_state
@@ -122,17 +122,26 @@ def filters(User, query: ListQuery, *, status: bool = True) -> list:
     the email or the customer id), the status and the pending-requests filter."""
     conditions = []
     if query.search:
-        term = query.search.casefold()
+        term = bindparam("term", _term_value(query))
         if get_state().db.engine.dialect.name == "sqlite":
             # Text and term are both case-folded: a plain substring test, faster than LIKE.
             conditions.append(func.instr(User.search_text, term) > 0)
         else:  # LIKE, which the trigram index answers
-            conditions.append(User.search_text.like(f"%{escape_like(term)}%", escape="\\"))
+            conditions.append(User.search_text.like(term, escape="\\"))
     if status and query.status is not None:
         conditions.append(User.status == int(query.status))
     if query.pending:
         conditions.append(User.id.in_(_pending_ids()))
     return conditions
+
+
+def _term_value(query: ListQuery) -> str:
+    """The value of the search's ``term`` parameter: the case-folded term (SQLite's
+    ``instr``), or a LIKE pattern."""
+    term = query.search.casefold()
+    if get_state().db.engine.dialect.name == "sqlite":
+        return term
+    return f"%{escape_like(term)}%"
 
 
 def _pending_ids():
@@ -234,12 +243,12 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             # A user active since the scroll began has moved to the end: never show them
             # twice. (Newest first, they moved above the cursor, out of reach already; and
             # a second upper bound there would make SQLite walk from the top.)
-            conditions.append(User.last_activity_at <= as_of)
+            conditions.append(User.last_activity_at <= bindparam("as_of", as_of))
     users, last = None, None
     if query.search and not query.pending and (len(query.search) >= 3 or sqlite):
         # A common term finds its rows within the first few read: then no index is needed.
         # (PostgreSQL has no index for shorter terms: the walk below is all there is.)
-        users = _quick_page(session, User, column, query.desc, and_(*conditions), after, limit)
+        users = _quick_page(session, User, query, and_(*conditions), after, as_of, limit)
     if users is None:
         ids = candidates(query) if query.search or query.pending else None
         if ids is not None:
@@ -248,20 +257,23 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             statement = select(User).where(*conditions)
             users = keyset_rows(session, statement, column, User.id, query.desc, after, limit)
         else:
-            users, last = _scan(session, User, column, query.desc, and_(*conditions), after, limit)
+            users, last = _scan(session, User, query, and_(*conditions), after, as_of, limit)
     if last is None and len(users) == limit:  # a whole batch: the list goes on after it
         last = (getattr(users[-1], column.key), users[-1].id)
     return Batch(users, make_cursor(query, *last, as_of) if last else None)
 
 
-def _scan(session, User, column, desc: bool, wanted, after, limit: int):
+def _scan(session, User, query: ListQuery, wanted, after, as_of, limit: int):
     """Read the list in order from ``after``, at most ``SCAN_LIMIT`` index entries a
     range, keeping the rows that match ``wanted``: ``(users, where to go on)``, the latter
     None at the end of the list. The database does the reading and filtering."""
     connection = session.connection()
+    column, desc = sort_column(User, query.sort), query.desc
     hits, go_on = [], None
     for part in _ranges(column, User.id, desc, after):
-        found = _hits(connection, User, column, desc, wanted, part, SCAN_LIMIT, limit - len(hits))
+        found = _hits(
+            connection, User, query, wanted, part, SCAN_LIMIT, limit - len(hits), after, as_of
+        )
         hits += found
         if len(hits) == limit:
             go_on = (found[-1].value, found[-1].id)
@@ -279,36 +291,67 @@ def _scan(session, User, column, desc: bool, wanted, after, limit: int):
     return _load(session, User, [hit.id for hit in hits]), go_on
 
 
-def _quick_page(session, User, column, desc: bool, wanted, after, limit: int):
+def _quick_page(session, User, query: ListQuery, wanted, after, as_of, limit: int):
     """A whole batch of matches among the first ``QUICK_WALK`` rows (of each range) after
     ``after``, or None: a common term is done here, without any index."""
     connection = session.connection()
+    column = sort_column(User, query.sort)
     hits = []
-    for part in _ranges(column, User.id, desc, after):
-        hits += _hits(connection, User, column, desc, wanted, part, QUICK_WALK, limit - len(hits))
+    for part in _ranges(column, User.id, query.desc, after):
+        hits += _hits(
+            connection, User, query, wanted, part, QUICK_WALK, limit - len(hits), after, as_of
+        )
         if len(hits) == limit:
             return _load(session, User, [hit.id for hit in hits])
     return None
 
 
-def _hits(connection, User, column, desc: bool, wanted, part, budget: int, limit: int) -> list:
-    """``(id, value)`` of the first ``limit`` rows matching ``wanted`` among the first
-    ``budget`` rows of the range ``part``."""
-    read = (
-        select(User.id, column.label("value"), wanted.label("hit"))
-        .where(*part)
-        .order_by(*_order(column, User.id, desc))
-        .limit(budget)
-        .subquery()
-    )
-    # No ORDER BY here: the rows come in the order read (SQLite's co-routine and
-    # PostgreSQL's subquery scan keep it), and sorting would read the whole budget.
-    return connection.execute(select(read.c.id, read.c.value).where(read.c.hit).limit(limit)).all()
+# Building a statement and its cache key costs more than SQLite takes to run a walk
+# (0.3 ms of a 3 ms search batch), so the statements of a walk and of loading its users
+# are built once for each shape of list and reused; their values are named parameters,
+# bound at each run.
+_statements: dict = {}
+
+
+def _hits(connection, User, query: ListQuery, wanted, part, budget: int, limit: int, after, as_of):
+    """``(id, value)`` of the first ``limit`` rows matching ``wanted`` (the conditions of
+    ``query``) among the first ``budget`` rows of the range ``part`` (of those after
+    ``after``)."""
+    shape = (User, connection.dialect.name, query.sort, query.desc, bool(query.search),
+             query.status, query.pending, len(part), budget)  # fmt: skip
+    walk = _statements.get(shape)
+    if walk is None:
+        column = sort_column(User, query.sort)
+        read = (
+            select(User.id, column.label("value"), wanted.label("hit"))
+            .where(*part)
+            .order_by(*_order(column, User.id, query.desc))
+            .limit(budget)
+            .subquery()
+        )
+        # No ORDER BY here: the rows come in the order read (SQLite's co-routine and
+        # PostgreSQL's subquery scan keep it), and sorting would read the whole budget.
+        walk = _statements[shape] = (
+            select(read.c.id, read.c.value).where(read.c.hit).limit(bindparam("limit"))
+        )
+    values = {"limit": limit, "as_of": as_of}
+    if query.search:
+        values["term"] = _term_value(query)
+    if after is not None:
+        values["value"], values["last_id"] = after
+    return connection.execute(walk, values).all()
 
 
 def _load(session, User, ids: list[int]) -> list:
     """The users of ``ids``, in that order."""
-    by_id = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    if not ids:
+        return []
+    statement = _statements.get(User)
+    if statement is None:
+        statement = _statements[User] = select(User).where(
+            User.id.in_(bindparam("ids", expanding=True))
+        )
+    by_id = {user.id: user for user in session.scalars(statement, {"ids": ids})}
     return [by_id[i] for i in ids]
 
 
@@ -321,11 +364,11 @@ def _last_of(User, column, desc: bool, part, budget: int):
     return select(span.c.value, span.c.id).order_by(*last).limit(1)
 
 
-def _common(session, User, conditions) -> bool:
-    """Whether a page of matches lies within the first ``QUICK_WALK`` users."""
-    return (
-        _quick_page(session, User, User.created_at, True, and_(*conditions), None, 30) is not None
-    )
+def _common(session, User, query: ListQuery, conditions) -> bool:
+    """Whether a page of ``query``'s search matches lies within the first ``QUICK_WALK``
+    users (newest first); ``conditions``: the search's."""
+    query = ListQuery(search=query.search)
+    return _quick_page(session, User, query, and_(*conditions), None, None, 30) is not None
 
 
 def _order(column, id_column, desc: bool):
@@ -341,6 +384,7 @@ def _ranges(column, id_column, desc: bool, after) -> list[list]:
     if after is None:
         return [[]]
     value, last_id = after
+    value, last_id = bindparam("value", value), bindparam("last_id", last_id)
     return [
         [column == value, id_column < last_id if desc else id_column > last_id],
         [column < value if desc else column > value],
@@ -386,7 +430,7 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     User = state.models.User
     conditions = filters(User, query, status=False)
     ids = None
-    if query.pending or (query.search and not _common(session, User, conditions)):
+    if query.pending or (query.search and not _common(session, User, query, conditions)):
         ids = candidates(query)
     if ids is not None:  # few: counted exactly, in one query
         found = dict(
