@@ -165,15 +165,17 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
     if not _sqlite_table(connection, f"{s}_vocab"):
         return None
     # The trigrams that begin with the term; each one's count of users bounds the matches
-    # from below, their sum from above. Reading a count costs as many as it counts: stop early.
-    trigrams, total = [], 0
+    # from below, their sum from above. Reading a count costs as many as it counts: stop early,
+    # once the sum says "common": a user holds about one trigram that begins with a given
+    # two characters, and often several that begin with one.
+    trigrams, total, most = [], 0, (4 if len(term) == 1 else 2) * limit
     vocabulary = connection.exec_driver_sql(
         f"SELECT term, doc FROM {s}_vocab WHERE term >= ? AND term < ?", (term, term + "\U0010ffff")
     )
     for trigram, users in vocabulary:
         trigrams.append(trigram)
         total += users
-        if users >= limit or total >= 4 * limit:
+        if users >= limit or total >= most:
             vocabulary.close()
             return None
     if not trigrams:
