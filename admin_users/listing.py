@@ -231,7 +231,6 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     User = state.models.User
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     column = sort_column(User, query.sort)
-    conditions = filters(User, query)
     sqlite = session.get_bind().dialect.name == "sqlite"
     after = None
     if cursor is None:
@@ -239,17 +238,13 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     else:
         value, last_id, as_of = read_cursor(query, cursor)
         after = (value, last_id)
-        if query.sort == "last_activity" and not query.desc:
-            # A user active since the scroll began has moved to the end: never show them
-            # twice. (Newest first, they moved above the cursor, out of reach already; and
-            # a second upper bound there would make SQLite walk from the top.)
-            conditions.append(User.last_activity_at <= bindparam("as_of", as_of))
     users, last = None, None
     if query.search and not query.pending and (len(query.search) >= 3 or sqlite):
         # A common term finds its rows within the first few read: then no index is needed.
         # (PostgreSQL has no index for shorter terms: the walk below is all there is.)
-        users = _quick_page(session, User, query, and_(*conditions), after, as_of, limit)
+        users = _quick_page(session, User, query, after, as_of, limit)
     if users is None:
+        conditions = _conditions(User, query, after, as_of)
         ids = candidates(query) if query.search or query.pending else None
         if ids is not None:
             conditions.append(User.id.in_(ids))  # read these few rows by their key
@@ -257,23 +252,33 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             statement = select(User).where(*conditions)
             users = keyset_rows(session, statement, column, User.id, query.desc, after, limit)
         else:
-            users, last = _scan(session, User, query, and_(*conditions), after, as_of, limit)
+            users, last = _scan(session, User, query, after, as_of, limit)
     if last is None and len(users) == limit:  # a whole batch: the list goes on after it
         last = (getattr(users[-1], column.key), users[-1].id)
     return Batch(users, make_cursor(query, *last, as_of) if last else None)
 
 
-def _scan(session, User, query: ListQuery, wanted, after, as_of, limit: int):
+def _conditions(User, query: ListQuery, after, as_of) -> list:
+    """The conditions of the rows of ``query`` after ``after`` (None: from the top), for
+    a list begun at ``as_of``."""
+    conditions = filters(User, query)
+    if after is not None and query.sort == "last_activity" and not query.desc:
+        # A user active since the scroll began has moved to the end: never show them
+        # twice. (Newest first, they moved above the cursor, out of reach already; and
+        # a second upper bound there would make SQLite walk from the top.)
+        conditions.append(User.last_activity_at <= bindparam("as_of", as_of))
+    return conditions
+
+
+def _scan(session, User, query: ListQuery, after, as_of, limit: int):
     """Read the list in order from ``after``, at most ``SCAN_LIMIT`` index entries a
-    range, keeping the rows that match ``wanted``: ``(users, where to go on)``, the latter
+    range, keeping the rows that match ``query``: ``(users, where to go on)``, the latter
     None at the end of the list. The database does the reading and filtering."""
     connection = session.connection()
     column, desc = sort_column(User, query.sort), query.desc
     hits, go_on = [], None
     for part in _ranges(column, User.id, desc, after):
-        found = _hits(
-            connection, User, query, wanted, part, SCAN_LIMIT, limit - len(hits), after, as_of
-        )
+        found = _hits(connection, User, query, part, SCAN_LIMIT, limit - len(hits), after, as_of)
         hits += found
         if len(hits) == limit:
             go_on = (found[-1].value, found[-1].id)
@@ -291,16 +296,14 @@ def _scan(session, User, query: ListQuery, wanted, after, as_of, limit: int):
     return _load(session, User, [hit.id for hit in hits]), go_on
 
 
-def _quick_page(session, User, query: ListQuery, wanted, after, as_of, limit: int):
+def _quick_page(session, User, query: ListQuery, after, as_of, limit: int):
     """A whole batch of matches among the first ``QUICK_WALK`` rows (of each range) after
     ``after``, or None: a common term is done here, without any index."""
     connection = session.connection()
     column = sort_column(User, query.sort)
     hits = []
     for part in _ranges(column, User.id, query.desc, after):
-        hits += _hits(
-            connection, User, query, wanted, part, QUICK_WALK, limit - len(hits), after, as_of
-        )
+        hits += _hits(connection, User, query, part, QUICK_WALK, limit - len(hits), after, as_of)
         if len(hits) == limit:
             return _load(session, User, [hit.id for hit in hits])
     return None
@@ -313,15 +316,15 @@ def _quick_page(session, User, query: ListQuery, wanted, after, as_of, limit: in
 _statements: dict = {}
 
 
-def _hits(connection, User, query: ListQuery, wanted, part, budget: int, limit: int, after, as_of):
-    """``(id, value)`` of the first ``limit`` rows matching ``wanted`` (the conditions of
-    ``query``) among the first ``budget`` rows of the range ``part`` (of those after
-    ``after``)."""
+def _hits(connection, User, query: ListQuery, part, budget: int, limit: int, after, as_of):
+    """``(id, value)`` of the first ``limit`` rows matching ``query`` among the first
+    ``budget`` rows of the range ``part`` (of those after ``after``)."""
     shape = (User, connection.dialect.name, query.sort, query.desc, bool(query.search),
              query.status, query.pending, len(part), budget)  # fmt: skip
     walk = _statements.get(shape)
     if walk is None:
         column = sort_column(User, query.sort)
+        wanted = and_(*_conditions(User, query, after, as_of))
         read = (
             select(User.id, column.label("value"), wanted.label("hit"))
             .where(*part)
@@ -346,9 +349,9 @@ def _load(session, User, ids: list[int]) -> list:
     """The users of ``ids``, in that order."""
     if not ids:
         return []
-    statement = _statements.get(User)
+    statement = _statements.get(("load", User))
     if statement is None:
-        statement = _statements[User] = select(User).where(
+        statement = _statements["load", User] = select(User).where(
             User.id.in_(bindparam("ids", expanding=True))
         )
     by_id = {user.id: user for user in session.scalars(statement, {"ids": ids})}
@@ -364,11 +367,10 @@ def _last_of(User, column, desc: bool, part, budget: int):
     return select(span.c.value, span.c.id).order_by(*last).limit(1)
 
 
-def _common(session, User, query: ListQuery, conditions) -> bool:
-    """Whether a page of ``query``'s search matches lies within the first ``QUICK_WALK``
-    users (newest first); ``conditions``: the search's."""
-    query = ListQuery(search=query.search)
-    return _quick_page(session, User, query, and_(*conditions), None, None, 30) is not None
+def _common(session, User, search: str) -> bool:
+    """Whether a page of ``search``'s matches lies within the first ``QUICK_WALK`` users
+    (newest first)."""
+    return _quick_page(session, User, ListQuery(search=search), None, None, 30) is not None
 
 
 def _order(column, id_column, desc: bool):
@@ -430,7 +432,7 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     User = state.models.User
     conditions = filters(User, query, status=False)
     ids = None
-    if query.pending or (query.search and not _common(session, User, query, conditions)):
+    if query.pending or (query.search and not _common(session, User, query.search)):
         ids = candidates(query)
     if ids is not None:  # few: counted exactly, in one query
         found = dict(
