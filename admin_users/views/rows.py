@@ -1,4 +1,5 @@
-"""The list's rows, rendered for the page, its batches and the actions' answers alike.
+"""The list's rows, rendered for the page, its batches and the actions' answers alike,
+and the status badge, which the detail dialog shows too.
 
 Written in Python rather than Jinja: every list request renders 30 of them, and here
 they cost a third of the template's time (0.25 against 0.7 ms a batch), which is a
@@ -12,13 +13,19 @@ from markupsafe import Markup, escape
 ERASED = ' <span class="badge badge-dark">Erased</span>'
 
 
+def status_badge(user) -> Markup:
+    """The user's status as a badge, and "Erased" beside it for an erased user."""
+    status = user.current_status
+    badge = f'<span class="badge badge-status badge-{status.badge}">{status.label}</span>'
+    return Markup(badge + (ERASED if user.erased_at else ""))
+
+
 def _time(value) -> str:
     text = value.isoformat()  # stored in UTC: "2026-11-27T03:08:28.730110+00:00"
     return f'<time datetime="{text}">{text[:10]} {text[11:16]} UTC</time>'
 
 
 def user_row(user) -> str:
-    status = user.current_status
     name = escape(user.identifier)
     return (
         f'<tr class="user-row" data-user-id="{user.id}" tabindex="0">'
@@ -26,8 +33,7 @@ def user_row(user) -> str:
         f' value="{user.id}" aria-label="Select {name}"></td>'
         f'<td class="col-user">{name}</td>'
         f'<td class="col-customer-id">{escape(user.customer_id or "")}</td>'
-        f'<td class="col-status"><span class="badge badge-status badge-{status.badge}">'
-        f"{status.label}</span>{ERASED if user.erased_at else ''}</td>"
+        f'<td class="col-status">{status_badge(user)}</td>'
         f'<td class="col-chats text-right">{user.chat_count}</td>'
         f'<td class="col-created">{_time(user.created_at)}</td>'
         f'<td class="col-last-activity">{_time(user.last_activity_at)}</td></tr>\n'

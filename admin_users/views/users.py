@@ -21,7 +21,7 @@ from ..details import TABS, get_user, identifiers, profile_of, tab_batch
 from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
 from ..models import Status
 from .access import AdminOnlyMixin
-from .rows import rows_document, user_rows
+from .rows import rows_document, status_badge, user_rows
 
 NO_REASON = "Give a reason: it goes into the audit log."
 COLUMNS = [
@@ -91,6 +91,7 @@ class UsersView(AdminOnlyMixin, ModelView):
         return self.render(
             "admin_users/user_detail.html",
             user=user,
+            status_badge=status_badge,
             profile=profile_of(user),
             deactivated_by=identifiers([user.deactivated_by_id]).get(user.deactivated_by_id),
             reasons=service.DEACTIVATION_REASONS,
