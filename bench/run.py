@@ -359,7 +359,7 @@ def bench_searches(client, repeat: int, terms: list[dict]) -> list[Case]:
             runs = [first] if capped else []  # else the first was the warm-up
             wanted = min(repeat, 5) if capped else repeat
             runs += [search_sequence(client, t["term"], sort) for _ in range(wanted - len(runs))]
-            pages = [times[0] for times, _ in runs]
+            firsts = [times[0] for times, _ in runs]
             more = [ms for times, _ in runs for ms in times[1:]]
             totals = [sum(times) for times, _ in runs]
             shown = runs[0][1]
@@ -367,9 +367,9 @@ def bench_searches(client, repeat: int, terms: list[dict]) -> list[Case]:
                 "search",
                 f"search {t['kind']} {t['term']!r} ({t['share']:.2%}), sort={sort}",
                 f"/admin/users/batch?q={t['term']}&sort={sort}",
-                len(pages),
-                p50(pages),
-                max(pages),
+                len(firsts),
+                p50(firsts),
+                max(firsts),
                 ",".join(map(str, shown))
                 if len(shown) <= 8
                 else f"{','.join(map(str, shown[:6]))},... ({len(shown)} requests)",
