@@ -153,8 +153,8 @@ def candidates(query: ListQuery) -> list[int] | None:
     """Fewer than ``PROBE_LIMIT`` user ids that hold every match, or None.
 
     Users with a pending data request are few. A search term is looked up in the
-    trigram index (on SQLite also a term of one or two characters); when it is common,
-    the list is read in its sort order instead, which finds its matches soon.
+    trigram index (or for one or two characters, the index of short terms); when it is
+    common, the list is read in its sort order instead, which finds its matches soon.
     """
     state = get_state()
     session = state.db.session
@@ -231,7 +231,6 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     User = state.models.User
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     column = sort_column(User, query.sort)
-    sqlite = session.get_bind().dialect.name == "sqlite"
     after = None
     if cursor is None:
         as_of = utcnow()
@@ -239,9 +238,8 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
         value, last_id, as_of = read_cursor(query, cursor)
         after = (value, last_id)
     users, last = None, None
-    if query.search and not query.pending and (len(query.search) >= 3 or sqlite):
+    if query.search and not query.pending:
         # A common term finds its rows within the first few read: then no index is needed.
-        # (PostgreSQL has no index for shorter terms: the walk below is all there is.)
         users = _quick_page(session, User, query, after, as_of, limit)
     if users is None:
         conditions = _conditions(User, query, after, as_of)

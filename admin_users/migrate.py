@@ -49,8 +49,9 @@ TABLES = frozenset(
     {USER_TABLE, "user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"}
 )
 SEARCH_INDEX = search.index_name(USER_TABLE)
-# SQLite's FTS5 table, its shadow tables and its vocabulary table (on PostgreSQL,
-# SEARCH_INDEX is a GIN index).
+# PostgreSQL's GIN indexes: trigrams, and substrings of one or two characters.
+SEARCH_INDEXES = frozenset({SEARCH_INDEX, f"{SEARCH_INDEX}_grams"})
+# SQLite's FTS5 table, its shadow tables and its vocabulary table.
 SEARCH_TABLES = frozenset(
     {
         SEARCH_INDEX,
@@ -127,7 +128,7 @@ def _own_models(state) -> bool:
 def _is_search_object(name: str | None, type_: str) -> bool:
     if type_ == "table":
         return name in SEARCH_TABLES
-    return type_ == "index" and name == SEARCH_INDEX
+    return type_ == "index" and name in SEARCH_INDEXES
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

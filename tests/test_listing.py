@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import offsets_or_counts, recorded_sql
+from sqlalchemy import text
 
 from admin_users.models import utcnow
 
@@ -400,10 +401,11 @@ def test_cli_list_shares_the_query(app, runner, people):
     assert long.exit_code != 0 and "200 characters" in long.output
 
 
-def test_short_terms_are_read_from_the_index_on_sqlite(app, ctx, api, monkeypatch):
+def test_short_terms_are_read_from_an_index(app, ctx, api, monkeypatch):
     """A term of one or two characters, also at the very end of a user's text, is found
-    through the SQLite trigram index; a common one is left to the walk of the list."""
-    from admin_users import listing
+    through an index (SQLite's trigrams, PostgreSQL's substrings); a common one is left to
+    the walk of the list, on PostgreSQL without collecting its users first."""
+    from admin_users import listing, search
 
     last = api.register("end@example.com")
     api.set_customer_id(last, "cus-Q")
@@ -411,14 +413,19 @@ def test_short_terms_are_read_from_the_index_on_sqlite(app, ctx, api, monkeypatc
     for n in range(40):
         api.register(f"common{n}@example.com")
     expected = {"q": {last.id}, "-q": {last.id}, "§": {middle.id}, "§d": {middle.id}, "¶": set()}
-    sqlite = app.extensions["admin_users"].db.engine.dialect.name == "sqlite"
     for term, ids in expected.items():
         query = listing.ListQuery(search=term)
         found = listing.candidates(query)
-        if sqlite:
-            assert found is not None and set(found) == ids, term
-        else:
-            assert found is None  # pg_trgm cannot answer terms this short
+        assert found is not None and set(found) == ids, term
         assert {u.id for u in listing.iterate(query)} == ids, term
     monkeypatch.setattr(listing, "PROBE_LIMIT", 20)  # "co" is in 40 users: not probed
     assert listing.candidates(listing.ListQuery(search="co")) is None
+    db = app.extensions["admin_users"].db
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE users"))
+        search._statistics.clear()
+        with recorded_sql(db.engine) as statements:
+            assert listing.candidates(listing.ListQuery(search="co")) is None
+            assert listing.candidates(listing.ListQuery(search="q")) == [last.id]
+        probes = [s for s, _ in statements if "@>" in s]
+        assert len(probes) == 1 and "LIMIT" in probes[0]  # "q" only
