@@ -111,8 +111,8 @@ def available(connection, user_table: str, *, quiet: bool = False, remember: boo
 
 
 def current(connection, user_table: str) -> bool:
-    """Whether the search objects are there, as this version makes them (on SQLite, with
-    the vocabulary table of the index that also answers terms of one or two characters)."""
+    """Whether the search objects are there, as this version makes them: with what answers
+    terms of one or two characters (SQLite's vocabulary table, PostgreSQL's second index)."""
     if not available(connection, user_table, quiet=True):
         return False
     if connection.dialect.name == "sqlite":
