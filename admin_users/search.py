@@ -215,7 +215,9 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
 
 def _pg_short_term_ids(connection, user_table: str, term: str, limit: int) -> list[int] | None:
     grams = f"{index_name(user_table)}_grams"
-    if not _pg_index(connection, grams):  # not remembered: without it, no function either
+    # Remembered once seen, like the trigram index: create() drops it (and its function)
+    # only to make them again in the same transaction.
+    if not _pg_index(connection, grams, remember=True):
         return None
     # Collecting a common term's users costs as many as it finds (6 ms for 15,000 of a
     # million): PostgreSQL's statistics of the index tell which terms are common.
