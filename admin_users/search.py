@@ -234,6 +234,17 @@ def _pg_short_term_ids(connection, user_table: str, term: str, limit: int) -> li
     return ids if len(ids) < limit else None
 
 
+def has_statistics(connection, user_table: str) -> bool:
+    """Whether :func:`short_term_ids` tells a common term without reading its users: on
+    PostgreSQL, once ANALYZE has seen the index of short terms."""
+    if connection.dialect.name != "postgresql":
+        return False
+    grams = f"{index_name(user_table)}_grams"
+    return _pg_index(connection, grams, remember=True) and bool(
+        _pg_statistics(connection, user_table, grams)[0]
+    )
+
+
 def _pg_statistics(connection, user_table: str, grams: str) -> tuple[dict[str, float], float]:
     """``({substring: share of users}, users)`` for the most common substrings of the
     index ``grams``, as ANALYZE last saw them; empty before it has run."""

@@ -294,11 +294,12 @@ def offsets_or_counts(statements) -> list[str]:
 
     SQLite's dialect writes ``OFFSET ?`` bound to 0 after every LIMIT: that skips nothing.
     """
-    return [
-        s
-        for s, p in statements
-        if "COUNT(" in s or ("OFFSET" in s and not (s.endswith("OFFSET ?") and p[-1] == 0))
-    ]
+
+    def skips(s, p) -> bool:
+        offsets = [p[s[: m.end()].count("?") - 1] for m in re.finditer(r"OFFSET \?", s)]
+        return "OFFSET" in s.replace("OFFSET ?", "") or any(offsets)
+
+    return [s for s, p in statements if "COUNT(" in s or skips(s, p)]
 
 
 @contextmanager

@@ -429,3 +429,11 @@ def test_short_terms_are_read_from_an_index(app, ctx, api, monkeypatch):
             assert listing.candidates(listing.ListQuery(search="q")) == [last.id]
         probes = [s for s, _ in statements if "@>" in s]
         assert len(probes) == 1 and "LIMIT" in probes[0]  # "q" only
+        # With the statistics known, a short term's batch needs no walk to tell it common.
+        with recorded_sql(db.engine) as statements:
+            assert [u.id for u in listing.fetch_batch(listing.ListQuery(search="q")).users] == [
+                last.id
+            ]
+            assert len(listing.fetch_batch(listing.ListQuery(search="co")).users) == 30
+        walks = [s for s, _ in statements if " AS HIT" in s]
+        assert len(walks) == 1 and "@>" not in " ".join(walks)  # "co" only, as one walk
