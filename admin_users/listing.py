@@ -431,7 +431,10 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     User = state.models.User
     conditions = filters(User, query, status=False)
     ids = None
-    if query.pending or (query.search and not _common(session, User, query.search)):
+    if query.pending or (
+        query.search
+        and (_told_by_statistics(session, User, query) or not _common(session, User, query.search))
+    ):
         ids = candidates(query)
     if ids is not None:  # few: counted exactly, in one query
         found = dict(
@@ -442,20 +445,37 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
             ).all()
         )
         return {s.key: {"count": found.get(int(s), 0), "more": False} for s in Status}
-    counts = {}
-    for status in Status:
-        # Read at most `budget` entries of this status's index, counting them and the
-        # matches among them, in one pass.
-        budget = SCAN_LIMIT if conditions else cap + 1
-        read = (
-            select(and_(True, *conditions).label("hit"))
-            .where(User.status == int(status))
-            .order_by(User.status, User.id)
-            .limit(budget)
-            .subquery()
-        )
-        seen, found = session.execute(
-            select(func.count(), func.count().filter(read.c.hit)).select_from(read)
-        ).one()
-        counts[status.key] = {"count": min(found, cap), "more": found > cap or seen == budget}
-    return counts
+    # Read at most `budget` entries of each status's index, counting the matches among
+    # them up to one past the cap (a common term stops early); where fewer matched, count
+    # the entries read (the index alone), to tell whether the budget ran out.
+    budget = SCAN_LIMIT if conditions else cap + 1
+    values = {"term": _term_value(query)} if query.search else {}
+    found = _counted(session, User, query, list(Status), budget, cap, conditions, values)
+    unsure = [s for s, n in zip(Status, found, strict=True) if n <= cap] if conditions else []
+    read = dict(zip(unsure, _counted(session, User, query, unsure, budget, None), strict=True))
+    return {
+        status.key: {"count": min(n, cap), "more": n > cap or read.get(status) == budget}
+        for status, n in zip(Status, found, strict=True)
+    }
+
+
+def _counted(session, User, query, statuses, budget, cap, conditions=(), values=None) -> tuple:
+    """For each status, how many of its first ``budget`` index entries match
+    ``conditions``, counted up to ``cap + 1`` (with ``cap`` None: entries, all of them).
+    One statement, built once for each shape."""
+    if not statuses:
+        return ()
+    shape = ("counts", User, session.get_bind().dialect.name, bool(query.search),
+             query.pending, tuple(statuses), budget, cap)  # fmt: skip
+    statement = _statements.get(shape)
+    if statement is None:
+        counts = []
+        for status in statuses:
+            entries = select(User.id).where(User.status == int(status))
+            entries = entries.order_by(User.status, User.id).limit(budget)
+            if cap is not None:
+                read = entries.add_columns(and_(True, *conditions).label("hit")).subquery()
+                entries = select(read.c.id).where(read.c.hit).limit(cap + 1)
+            counts.append(select(func.count()).select_from(entries.subquery()).scalar_subquery())
+        statement = _statements[shape] = select(*counts)
+    return tuple(session.execute(statement, values or {}).one())
