@@ -448,7 +448,7 @@ def bench_pages(client, app, models, repeat: int, facts: dict, terms: list[dict]
         )
     by_kind = {t["kind"]: t["term"] for t in terms}
     add("counts", "status counts, no search", "/admin/users/counts")
-    for kind in ("common", "rare", "1 char common"):
+    for kind in ("common", "rare", "1 char common", "1 char rare", "2 chars rare"):
         add(
             "counts",
             f"status counts, search {kind} {by_kind[kind]!r}",
