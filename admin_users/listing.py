@@ -424,7 +424,8 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     """Users per status for the current search and filters: ``{"count": n, "more": bool}``.
 
     Exact up to ``cap``; ``more`` means "at least ``count``": beyond the cap, or where a
-    common term would need more than ``SCAN_LIMIT`` index entries of a status read.
+    term no index answers would need more index entries read than a batch reads
+    (``SCAN_LIMIT``, a quarter of them for each status).
     """
     state = get_state()
     session = state.db.session
@@ -448,7 +449,7 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     # Read at most `budget` entries of each status's index, counting the matches among
     # them up to one past the cap (a common term stops early); where fewer matched, count
     # the entries read (the index alone), to tell whether the budget ran out.
-    budget = SCAN_LIMIT if conditions else cap + 1
+    budget = SCAN_LIMIT // len(Status) if conditions else cap + 1
     values = {"term": _term_value(query)} if query.search else {}
     found = _counted(session, User, query, list(Status), budget, cap, conditions, values)
     unsure = [s for s, n in zip(Status, found, strict=True) if n <= cap] if conditions else []
