@@ -217,16 +217,15 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
 
 
 def _pg_short_term_ids(connection, user_table: str, term: str, limit: int) -> list[int] | None:
-    grams = f"{index_name(user_table)}_grams"
-    # Remembered once seen, like the trigram index: create() drops it (and its function)
-    # only to make them again in the same transaction.
-    if not _pg_index(connection, grams, remember=True):
+    statistics = _pg_statistics(connection, user_table)
+    if statistics is None:
         return None
     # Collecting a common term's users costs as many as it finds (6 ms for 15,000 of a
     # million): PostgreSQL's statistics of the index tell which terms are common.
-    shares, users = _pg_statistics(connection, user_table, grams)
+    shares, users = statistics
     if shares.get(term, 0) * users >= limit:
         return None
+    grams = f"{index_name(user_table)}_grams"
     holding = text(
         f"SELECT id FROM {user_table} WHERE {grams}(search_text) @> ARRAY[:term] LIMIT :limit"
     )
@@ -239,15 +238,20 @@ def has_statistics(connection, user_table: str) -> bool:
     PostgreSQL, once ANALYZE has seen the index of short terms."""
     if connection.dialect.name != "postgresql":
         return False
+    statistics = _pg_statistics(connection, user_table)
+    return statistics is not None and bool(statistics[0])
+
+
+def _pg_statistics(connection, user_table: str) -> tuple[dict[str, float], float] | None:
+    """``({substring: share of users}, users)`` for the most common substrings of the index
+    of short terms, as ANALYZE last saw them (empty before it has run); None without that
+    index (one made by an earlier version).
+
+    The index is remembered once seen, like the trigram index: create() drops it (and its
+    function) only to make them again in the same transaction."""
     grams = f"{index_name(user_table)}_grams"
-    return _pg_index(connection, grams, remember=True) and bool(
-        _pg_statistics(connection, user_table, grams)[0]
-    )
-
-
-def _pg_statistics(connection, user_table: str, grams: str) -> tuple[dict[str, float], float]:
-    """``({substring: share of users}, users)`` for the most common substrings of the
-    index ``grams``, as ANALYZE last saw them; empty before it has run."""
+    if not _pg_index(connection, grams, remember=True):
+        return None
     key = (connection.engine.url.render_as_string(), grams)
     read_at, shares, users = _statistics.get(key, (0.0, {}, 0.0))
     if time.monotonic() - read_at > STATS_AGE:
