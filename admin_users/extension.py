@@ -142,8 +142,7 @@ def create_tables() -> None:
     tables = [getattr(state.models, name).__table__ for name in state.models.__dataclass_fields__]
     with state.db.engine.begin() as connection:
         state.db.metadata.create_all(connection, tables=tables)
-        if not search.current(connection, state.models.User.__tablename__):
-            search.create(connection, state.models.User.__tablename__)
+        search.update(connection, state.models.User.__tablename__)
 
 
 def get_state() -> State:

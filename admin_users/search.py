@@ -161,6 +161,13 @@ def create(connection, user_table: str) -> bool:
     return True
 
 
+def update(connection, user_table: str) -> None:
+    """Create the search objects unless they are there as this version makes them: for a
+    new database, or over those an earlier version made."""
+    if not current(connection, user_table):
+        create(connection, user_table)
+
+
 def drop(connection, user_table: str) -> None:
     for statement in statements(connection.dialect.name, user_table)[1]:
         connection.exec_driver_sql(statement)

@@ -20,8 +20,7 @@ depends_on = None
 
 
 def upgrade():
-    if not search.current(op.get_bind(), "users"):
-        search.create(op.get_bind(), "users")
+    search.update(op.get_bind(), "users")
 
 
 def downgrade():
