@@ -315,8 +315,9 @@ def _quick_page(session, User, query: ListQuery, after, as_of, limit: int):
 
 
 # Building a statement and its cache key costs more than SQLite takes to run a walk
-# (0.3 ms of a 3 ms search batch), so the statement of each shape of walk is built once
-# and reused; its values are named parameters, bound at each run.
+# (0.3 ms of a 3 ms search batch), so the statements of a walk and of the status counts
+# are built once for each shape and reused; their values are named parameters, bound at
+# each run.
 _statements: dict = {}
 
 
