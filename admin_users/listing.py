@@ -238,7 +238,7 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
         value, last_id, as_of = read_cursor(query, cursor)
         after = (value, last_id)
     users, last = None, None
-    if query.search and not query.pending and not _told_by_statistics(session, User, query):
+    if query.search and not query.pending and not _known(session, User, query):
         # A common term finds its rows within the first few read: then no index is needed.
         users = _quick_page(session, User, query, after, as_of, limit)
     if users is None:
@@ -256,12 +256,11 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     return Batch(users, make_cursor(query, *last, as_of) if last else None)
 
 
-def _told_by_statistics(session, User, query: ListQuery) -> bool:
-    """Whether the index of short terms tells a common term by its statistics alone (on
-    PostgreSQL), so that the walk which would find it out need not come first."""
-    return len(query.search.casefold()) < 3 and search_index.has_statistics(
-        session.connection(), User.__tablename__
-    )
+def _known(session, User, query: ListQuery) -> bool:
+    """Whether the index of short terms tells whether the term is common without reading
+    its users, so that the walk which would find it out need not come first."""
+    term = query.search.casefold()
+    return len(term) < 3 and search_index.known(session.connection(), User.__tablename__, term)
 
 
 def _conditions(User, query: ListQuery, after, as_of) -> list:
@@ -434,8 +433,7 @@ def status_counts(query: ListQuery, cap: int = STATUS_COUNT_CAP) -> dict[str, di
     conditions = filters(User, query, status=False)
     ids = None
     if query.pending or (
-        query.search
-        and (_told_by_statistics(session, User, query) or not _common(session, User, query.search))
+        query.search and (_known(session, User, query) or not _common(session, User, query.search))
     ):
         ids = candidates(query)
     if ids is not None:  # few: counted exactly, in one query

@@ -24,6 +24,11 @@ _seen: set[tuple[str, str]] = set()  # (database, index) of PostgreSQL indexes f
 # users, the number of users), from PostgreSQL's statistics, read again after STATS_AGE s.
 _statistics: dict[tuple[str, str], tuple[float, dict[str, float], float]] = {}
 STATS_AGE = 600
+# (database, index): {short term: when SQLite's index found it common}. Finding that out
+# reads the counts of its trigrams, and a search first walks 300 rows to see whether it
+# can skip that, so the verdict is kept STATS_AGE s, for at most COMMON_TERMS terms.
+_common: dict[tuple[str, str], dict[str, float]] = {}
+COMMON_TERMS = 10_000
 # What the SQLite index holds of a user: the search text and two newlines (which a search
 # term cannot contain), so that each of its characters begins a trigram.
 DOCUMENT = "{}.search_text || char(10, 10)"
@@ -123,8 +128,12 @@ def current(connection, user_table: str) -> bool:
     return _pg_index(connection, f"{index_name(user_table)}_grams")
 
 
+def _key(connection, name: str) -> tuple[str, str]:
+    return connection.engine.url.render_as_string(), name
+
+
 def _pg_index(connection, name: str, remember: bool = False) -> bool:
-    key = (connection.engine.url.render_as_string(), name)
+    key = _key(connection, name)
     if remember and key in _seen:
         return True
     found = connection.execute(
@@ -148,6 +157,7 @@ def create(connection, user_table: str) -> bool:
     create_sql, drop_sql = statements(connection.dialect.name, user_table)
     if not create_sql:
         return False
+    _common.pop(_key(connection, index_name(user_table)), None)
     try:
         with connection.begin_nested():
             for statement in drop_sql + create_sql:
@@ -194,7 +204,8 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
     if connection.dialect.name != "sqlite" or term != term.lower():
         return None  # the index folds case as str.lower() does, not as str.casefold()
     s = index_name(user_table)
-    if not _sqlite_table(connection, f"{s}_vocab"):
+    common = _common.setdefault(_key(connection, s), {})
+    if _is_recent(common.get(term)) or not _sqlite_table(connection, f"{s}_vocab"):
         return None
     # The trigrams that begin with the term; each one's count of users bounds the matches
     # from below, their sum from above. Reading a count costs as many as it counts: stop early,
@@ -209,6 +220,9 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
         total += users
         if users >= limit or total >= most:
             vocabulary.close()
+            if len(common) >= COMMON_TERMS:
+                common.clear()
+            common[term] = time.monotonic()
             return None
     if not trigrams:
         return []
@@ -240,13 +254,19 @@ def _pg_short_term_ids(connection, user_table: str, term: str, limit: int) -> li
     return ids if len(ids) < limit else None
 
 
-def has_statistics(connection, user_table: str) -> bool:
-    """Whether :func:`short_term_ids` tells a common term without reading its users: on
-    PostgreSQL, once ANALYZE has seen the index of short terms."""
-    if connection.dialect.name != "postgresql":
-        return False
-    statistics = _pg_statistics(connection, user_table)
-    return statistics is not None and bool(statistics[0])
+def known(connection, user_table: str, term: str) -> bool:
+    """Whether :func:`short_term_ids` tells whether ``term`` is common without reading its
+    users: on PostgreSQL, once ANALYZE has seen the index of short terms; on SQLite, for a
+    term it found common in the last ``STATS_AGE`` seconds."""
+    if connection.dialect.name == "postgresql":
+        statistics = _pg_statistics(connection, user_table)
+        return statistics is not None and bool(statistics[0])
+    common = _common.get(_key(connection, index_name(user_table)), {})
+    return _is_recent(common.get(term))
+
+
+def _is_recent(read_at: float | None) -> bool:
+    return read_at is not None and time.monotonic() - read_at < STATS_AGE
 
 
 def _pg_statistics(connection, user_table: str) -> tuple[dict[str, float], float] | None:
@@ -259,9 +279,9 @@ def _pg_statistics(connection, user_table: str) -> tuple[dict[str, float], float
     grams = f"{index_name(user_table)}_grams"
     if not _pg_index(connection, grams, remember=True):
         return None
-    key = (connection.engine.url.render_as_string(), grams)
-    read_at, shares, users = _statistics.get(key, (0.0, {}, 0.0))
-    if time.monotonic() - read_at > STATS_AGE:
+    key = _key(connection, grams)
+    read_at, shares, users = _statistics.get(key, (None, {}, 0.0))
+    if not _is_recent(read_at):
         row = connection.execute(
             text(
                 "SELECT most_common_elems::text::text[], most_common_elem_freqs, "
