@@ -204,8 +204,7 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
     if connection.dialect.name != "sqlite" or term != term.lower():
         return None  # the index folds case as str.lower() does, not as str.casefold()
     s = index_name(user_table)
-    common = _common.setdefault(_key(connection, s), {})
-    if _is_recent(common.get(term)) or not _sqlite_table(connection, f"{s}_vocab"):
+    if known(connection, user_table, term) or not _sqlite_table(connection, f"{s}_vocab"):
         return None
     # The trigrams that begin with the term; each one's count of users bounds the matches
     # from below, their sum from above. Reading a count costs as many as it counts: stop early,
@@ -220,6 +219,7 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
         total += users
         if users >= limit or total >= most:
             vocabulary.close()
+            common = _common_terms(connection, user_table)
             if len(common) >= COMMON_TERMS:
                 common.clear()
             common[term] = time.monotonic()
@@ -261,8 +261,11 @@ def known(connection, user_table: str, term: str) -> bool:
     if connection.dialect.name == "postgresql":
         statistics = _pg_statistics(connection, user_table)
         return statistics is not None and bool(statistics[0])
-    common = _common.get(_key(connection, index_name(user_table)), {})
-    return _is_recent(common.get(term))
+    return _is_recent(_common_terms(connection, user_table).get(term))
+
+
+def _common_terms(connection, user_table: str) -> dict[str, float]:
+    return _common.setdefault(_key(connection, index_name(user_table)), {})
 
 
 def _is_recent(read_at: float | None) -> bool:
