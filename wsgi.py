@@ -22,7 +22,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
@@ -59,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "chat.login"
-    admin_users.init_app(app)
+    admin_users.init_app(app)  # also the user loader of login_manager
     app.register_blueprint(bp)
     app.register_error_handler(SQLAlchemyError, _database_unavailable)
     return app
@@ -74,18 +74,21 @@ def _database_unavailable(error):
 
 
 def _instance_secret(path: Path) -> str:
-    """The demo's secret key: made once, kept in ``instance/``, never in the code."""
+    """The demo's secret key: made once, kept in ``instance/``, never in the code.
+
+    Written whole under another name, then linked into place, so that two processes
+    starting at once read one key, never a half-written file."""
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
-
-
-@login_manager.user_loader
-def load_user(user_id: str):
-    if not user_id.isdigit():
-        return None
-    return db.session.get(admin_users.models.User, int(user_id))
 
 
 def _own_chat(visitor, chat_id):
@@ -143,16 +146,26 @@ def delete(chat_id):
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
+    """A new address is signed in at once, Unconfirmed; an address that has an account
+    gets a sign-in link instead, and no one is signed in."""
     if request.method == "POST":
+        email = request.form.get("email", "")
         visitor = service.current_visitor()
         guest = visitor if visitor is not None and visitor.email is None else None
         try:
-            user = service.register(request.form.get("email", ""), guest=guest)
+            service.throttle(email)
+            user = service.register(email, guest=guest)
+        except service.TooManyRequests as error:
+            flash(str(error))
+            return render_template("register.html"), 429, {"Retry-After": error.retry_after}
+        except service.EmailTaken:
+            _send_link(service.find_user(email.strip()))
+            flash("That address has an account: we sent it a sign-in link (the demo prints it).")
+            return redirect(url_for("chat.login"))
         except service.AdminUsersError as error:
             flash(str(error))
             return render_template("register.html"), 400
-        service.forget_guest()
-        login_user(user)
+        service.sign_in(user)
         _print_link(user)
         flash("Welcome! Confirm your email with the link we sent (the demo prints it).")
         return redirect(url_for("chat.index"))
@@ -162,15 +175,25 @@ def register():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
-        user = service.find_user(request.form.get("email", "").strip() or "-")
-        if user is not None and user.email:
-            try:
-                _print_link(user)
-            except service.AccountDeactivated:
-                pass  # the same answer for everyone: no hint of who has an account
+        email = request.form.get("email", "").strip()
+        try:
+            service.throttle(email)
+        except service.TooManyRequests as error:
+            flash(str(error))
+            return render_template("login.html"), 429, {"Retry-After": error.retry_after}
+        _send_link(service.find_user(email or "-"))
         flash("If that address has an account, a sign-in link is on its way.")
         return redirect(url_for("chat.login"))
     return render_template("login.html")
+
+
+def _send_link(user) -> None:
+    """A sign-in link for an account that may have one; nothing (and no hint) otherwise."""
+    if user is not None and user.email:
+        try:
+            _print_link(user)
+        except service.AccountDeactivated:
+            pass
 
 
 def _print_link(user) -> None:
@@ -187,8 +210,7 @@ def login_link(token):
     except service.AdminUsersError as error:
         flash(str(error))
         return render_template("login_link.html", token=None), 400
-    service.forget_guest()
-    login_user(user, remember=True)
+    service.sign_in(user, remember=True)
     flash("You are signed in.")
     return redirect(url_for("chat.index"))
 
@@ -197,9 +219,36 @@ def login_link(token):
 def logout():
     if current_user.is_authenticated:
         service.record_event(current_user, "logout", entity="session")
-    logout_user()
+    service.sign_out()
     service.forget_guest()
     return redirect(url_for("chat.index"))
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    service.sign_out_everywhere(current_user)
+    service.sign_out()
+    flash("You are signed out on every device.")
+    return redirect(url_for("chat.login"))
+
+
+@bp.post("/profile/email")
+def change_email():
+    """A new email takes effect once its link, sent to the new address, is redeemed."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    email = request.form.get("email", "")
+    try:
+        service.throttle(email)
+        token = service.change_email(current_user, email)
+    except service.AdminUsersError as error:  # throttled, taken, not an address
+        flash(str(error))
+        return redirect(url_for("chat.profile"))
+    print(f"Email change link for {email.strip()}: {service.link_url(token)}", flush=True)
+    flash("Open the link we sent to the new address to change your email (the demo prints it).")
+    return redirect(url_for("chat.profile"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])

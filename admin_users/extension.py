@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Blueprint, Flask, current_app
 from flask_admin import Admin
@@ -18,6 +19,13 @@ DEFAULTS = {
     "ADMIN_USERS_LOGIN_LINK_ENDPOINT": None,
     "ADMIN_USERS_BASE_URL": "http://127.0.0.1:5000",
     "ADMIN_USERS_GUEST_SESSION_KEY": "admin_users_guest_id",
+    "ADMIN_USERS_ADMIN_IDLE_TIMEOUT": 30 * 60,
+    "ADMIN_USERS_ADMIN_SESSION_LIFETIME": 12 * 3600,
+    "ADMIN_USERS_ADMIN_REMEMBER": False,
+    "ADMIN_USERS_REMEMBER_LIFETIME": 30 * 24 * 3600,
+    "ADMIN_USERS_THROTTLE_PER_ADDRESS": "5 per hour",
+    "ADMIN_USERS_THROTTLE_PER_IP": "30 per hour",
+    "ADMIN_USERS_THROTTLE_STORAGE": "memory://",
 }
 
 
@@ -29,6 +37,7 @@ class State:
     db: object
     models: Models
     admin: Admin
+    limiter: object  # limits' rate limiter of sign-in emails (service.throttle)
 
 
 class AdminUsers:
@@ -58,6 +67,22 @@ class AdminUsers:
         Scheme and host of links made outside a request (the CLI).
     ``ADMIN_USERS_GUEST_SESSION_KEY`` ("admin_users_guest_id")
         The session key that holds a guest's id.
+    ``ADMIN_USERS_ADMIN_IDLE_TIMEOUT`` (1800)
+        Seconds without a request after which an admin's session ends.
+    ``ADMIN_USERS_ADMIN_SESSION_LIFETIME`` (43200)
+        Seconds after sign-in at which an admin's session ends, however busy.
+    ``ADMIN_USERS_ADMIN_REMEMBER`` (False)
+        Whether an admin may be remembered (a remember-me cookie) at all.
+    ``ADMIN_USERS_REMEMBER_LIFETIME`` (2592000, 30 days)
+        Seconds after sign-in at which anyone else's session ends, remembered or not;
+        also the remember cookie's lifetime unless ``REMEMBER_COOKIE_DURATION`` is set.
+    ``ADMIN_USERS_THROTTLE_PER_ADDRESS`` ("5 per hour"), ``ADMIN_USERS_THROTTLE_PER_IP``
+    ("30 per hour")
+        How many sign-in emails (links, registrations) an address, and a client IP
+        address, may ask for; the notation of the ``limits`` library.
+    ``ADMIN_USERS_THROTTLE_STORAGE`` ("memory://")
+        Where those counts are kept: a ``limits`` storage URI. Memory is per process;
+        with several workers, give them one store (``redis://...``).
     """
 
     def __init__(
@@ -83,6 +108,13 @@ class AdminUsers:
     def init_app(self, app: Flask, *, admin: Admin | None = None) -> None:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
+        app.config.setdefault(
+            "REMEMBER_COOKIE_DURATION",
+            timedelta(seconds=app.config["ADMIN_USERS_REMEMBER_LIFETIME"]),
+        )
+        from limits import storage, strategies
+
+        from . import sessions
         from .views import AdminUsersIndexView, AppConfigView, UsersView
 
         admin = admin or self.admin
@@ -96,7 +128,13 @@ class AdminUsers:
             )
         elif admin.app is None:
             admin.init_app(app)
-        app.extensions["admin_users"] = State(self, self.db, self.models, admin)
+        limiter = strategies.FixedWindowRateLimiter(
+            storage.storage_from_string(app.config["ADMIN_USERS_THROTTLE_STORAGE"])
+        )
+        app.extensions["admin_users"] = State(self, self.db, self.models, admin, limiter)
+        login_manager = getattr(app, "login_manager", None)
+        if login_manager is not None:
+            login_manager.user_loader(sessions.load_user)
 
         app.register_blueprint(
             Blueprint(

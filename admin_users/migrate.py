@@ -46,7 +46,11 @@ VERSION_TABLE = "alembic_version_admin_users"
 USER_TABLE = "users"
 # The default models' tables, which the migrations create.
 TABLES = frozenset(
-    {USER_TABLE, "user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"}
+    {
+        USER_TABLE,
+        *("user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"),
+        "user_sessions",
+    }
 )
 SEARCH_INDEX = search.index_name(USER_TABLE)
 # PostgreSQL's GIN indexes: trigrams, and substrings of one or two characters.

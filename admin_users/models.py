@@ -41,6 +41,7 @@ __all__ = [
     "MessageMixin",
     "Models",
     "ProfileMixin",
+    "SessionMixin",
     "Status",
     "UTCDateTime",
     "UserMixin",
@@ -184,14 +185,35 @@ class UserMixin(LoginUserMixin):
     status = mapped_column(SmallInteger, nullable=False, default=int(Status.GUEST))
     # Rotated when a magic link is redeemed, so each link works once; None: no sign-in.
     login_nonce = mapped_column(String(32))
+    # Moved by one write to end every session of the user (and void their sign-in links).
+    session_version = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # An email change waiting for its link to be redeemed (see service.change_email).
+    pending_email = mapped_column(String(320))
 
     @declared_attr
     def deactivated_by_id(cls):
         return mapped_column(Integer, ForeignKey(f"{cls.__tablename__}.id"))
 
+    # The token of the session this object was loaded for (see admin_users.sessions).
+    session_token = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users at sign-in
         return status_of(self) is not Status.DEACTIVATED
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie: the token of a
+        session record, never the user's id (see :func:`admin_users.sessions.sign_in`)."""
+        if not self.session_token:
+            raise RuntimeError(
+                "sign users in with admin_users.service.sign_in(user), not login_user(user)"
+            )
+        return self.session_token
+
+    # Flask-Login's mixin compares users by get_id(); an ORM object is one row per session.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
 
     @property
     def identifier(self) -> str:
@@ -325,6 +347,27 @@ class DataRequestMixin:
         )
 
 
+class SessionMixin:
+    """One sign-in: the session and remember cookies carry its token, and only the token's
+    hash is stored. It ends when revoked, when it outlives its lifetime (or, for an admin,
+    its idle timeout) and when the user's session version moves past ``version``."""
+
+    id = mapped_column(Integer, primary_key=True)
+    token_sha256 = mapped_column(String(64), nullable=False, unique=True)
+    version = mapped_column(Integer, nullable=False)  # the user's session version at sign-in
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    ip_address = mapped_column(String(45))
+    browser = mapped_column(String(64))
+    os = mapped_column(String(64))
+    remember = mapped_column(Boolean, nullable=False, default=False)
+    revoked_at = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def user_id(cls):
+        return mapped_column(Integer, ForeignKey(f"{cls.__user_table__}.id"), nullable=False)
+
+
 class AuditLogIsAppendOnly(Exception):
     """Raised when something tries to update or delete an audit entry."""
 
@@ -355,6 +398,7 @@ class Models:
     AuditLog: type
     AppConfig: type
     DataRequest: type
+    UserSession: type
 
 
 _defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -367,6 +411,7 @@ _MIXINS = {
     "AuditLog": (AuditLogMixin, "audit_logs"),
     "AppConfig": (AppConfigMixin, "app_config"),
     "DataRequest": (DataRequestMixin, "data_requests"),
+    "UserSession": (SessionMixin, "user_sessions"),
 }
 
 
@@ -392,7 +437,7 @@ def build_models(db, **own) -> Models:
         User = _define(db, "User", {})
     refs = {"__user_table__": User.__tablename__}
     made = {"User": User}
-    for name in ("Profile", "Chat", "AppConfig", "DataRequest", "AuditLog"):
+    for name in ("Profile", "Chat", "AppConfig", "DataRequest", "AuditLog", "UserSession"):
         made[name] = own.get(name) or _define(db, name, refs)
     made["Message"] = own.get("Message") or _define(
         db, "Message", {**refs, "__chat_table__": made["Chat"].__tablename__}
@@ -416,6 +461,7 @@ def _add_indexes(made):
     ``(created_at, id)``.
     """
     U, C, A, M = made["User"], made["Chat"], made["AuditLog"], made["Message"]
+    S = made["UserSession"]
     t = U.__tablename__
     # Each sort's index also holds the status and the search text, so that a filtered
     # walk of the list reads the index alone.
@@ -428,6 +474,7 @@ def _add_indexes(made):
         Index(f"ix_{C.__tablename__}_user", C.user_id, C.created_at, C.id),
         Index(f"ix_{A.__tablename__}_user", A.user_id, A.created_at, A.id),
         Index(f"ix_{M.__tablename__}_chat_id_id", M.chat_id, M.id),
+        Index(f"ix_{S.__tablename__}_user", S.user_id, S.created_at, S.id),
     ]
     for index in wanted:
         table = index.table

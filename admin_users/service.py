@@ -11,6 +11,7 @@ import ipaddress
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from sqlalchemy import select, update
 from . import search
 from .extension import get_state
 from .models import Status, status_of, utcnow
+from .sessions import end_sessions, refused_user, sign_in, sign_out
 
 __all__ = [
     "AccountDeactivated",
@@ -34,7 +36,9 @@ __all__ = [
     "EmailTaken",
     "InvalidEmail",
     "InvalidLink",
+    "TooManyRequests",
     "add_message",
+    "change_email",
     "chat_access",
     "chat_guard",
     "confirm_email",
@@ -51,6 +55,7 @@ __all__ = [
     "get_chat_permission",
     "guest_for_session",
     "issue_login_link",
+    "link_url",
     "login_link_url",
     "may_use_admin",
     "reactivate",
@@ -61,7 +66,11 @@ __all__ = [
     "request_export",
     "set_chat_permission",
     "set_customer_id",
+    "sign_in",
+    "sign_out",
+    "sign_out_everywhere",
     "start_chat",
+    "throttle",
     "update_profile",
 ]
 
@@ -87,6 +96,17 @@ class InvalidLink(AdminUsersError):
 
 class AccountDeactivated(AdminUsersError):
     pass
+
+
+class TooManyRequests(AdminUsersError):
+    """Raised by :func:`throttle`; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int):
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(
+            f"Too many sign-in requests. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        )
+        self.retry_after = retry_after
 
 
 def _models():
@@ -209,6 +229,8 @@ def create_admin(email: str):
         if user is None:
             user = _models().User(email=email)
             session.add(user)
+        elif not user.is_admin:
+            end_sessions(user)  # the new admin signs in afresh: no session from before
         user.is_admin = True
         user.confirmed_at = user.confirmed_at or utcnow()
         _audit(user, "admin.grant", entity="user", actor=None)
@@ -216,11 +238,13 @@ def create_admin(email: str):
 
 
 def confirm_email(user, *, ip: str | None = None) -> bool:
-    """Mark the email confirmed; False if it already was."""
+    """Mark the email confirmed; False if it already was. Every session opened before
+    ends: whoever registered the address first does not share the owner's account."""
     if user.confirmed_at is not None:
         return False
     with _transaction():
         user.confirmed_at = utcnow()
+        end_sessions(user)
         _audit(user, "email.confirm", entity="user", ip=ip)
     return True
 
@@ -287,36 +311,61 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue_login_link(user) -> str:
-    """A signed, expiring, single-use token that signs ``user`` in."""
+    """A signed, expiring, single-use token that signs ``user`` in.
+
+    It carries the user's session version, so that anything that ends their sessions
+    (a deactivation, say) voids it too, for good.
+    """
     if status_of(user) is Status.DEACTIVATED:
         raise AccountDeactivated("This account has been deactivated.")
     if user.email is None:
         raise InvalidLink("Guests have no sign-in link.")
+    return _link_token(user)
+
+
+def _link_token(user, **extra) -> str:
     if user.login_nonce is None:
         with _transaction():
             user.login_nonce = secrets.token_hex(16)
-    return _serializer().dumps({"u": user.id, "n": user.login_nonce})
+    return _serializer().dumps(
+        {"u": user.id, "n": user.login_nonce, "v": user.session_version, **extra}
+    )
 
 
 def login_link_url(user) -> str:
     """The full URL of the host's sign-in link page for a new token."""
+    return link_url(issue_login_link(user))
+
+
+def link_url(token: str) -> str:
+    """The full URL of the host's sign-in link page (``ADMIN_USERS_LOGIN_LINK_ENDPOINT``)
+    for ``token``, in a request or outside one (then at ``ADMIN_USERS_BASE_URL``)."""
     from flask import url_for
 
     endpoint = current_app.config["ADMIN_USERS_LOGIN_LINK_ENDPOINT"]
     if not endpoint:
         raise RuntimeError("set ADMIN_USERS_LOGIN_LINK_ENDPOINT to the host's link page")
-    token = issue_login_link(user)
     if has_request_context():
         return url_for(endpoint, token=token, _external=True)
     with current_app.test_request_context(base_url=current_app.config["ADMIN_USERS_BASE_URL"]):
         return url_for(endpoint, token=token, _external=True)
 
 
+def _int(value) -> int:
+    return value if type(value) is int else 0
+
+
+USED = "This sign-in link has already been used. Ask for a new one."
+
+
 def redeem_login_link(token: str, *, ip: str | None = None):
     """The user a link signs in; uses the link up, confirms the email, logs the sign-in.
 
-    Raises :class:`InvalidLink` (bad, expired or used) or :class:`AccountDeactivated`.
-    The host then calls ``flask_login.login_user`` with the user.
+    Raises :class:`InvalidLink` (bad, expired, used, or void since the user's sessions
+    were ended) or :class:`AccountDeactivated`. Using the link up is a compare-and-set
+    in the database: of any number of concurrent requests with one link, one wins.
+    Confirming the email (or the new email of :func:`change_email`) ends every session
+    opened before. The host then calls :func:`sign_in` with the user.
     """
     max_age = current_app.config["ADMIN_USERS_MAGIC_LINK_MAX_AGE"]
     try:
@@ -325,18 +374,95 @@ def redeem_login_link(token: str, *, ip: str | None = None):
         raise InvalidLink("This sign-in link has expired. Ask for a new one.") from None
     except BadSignature:
         raise InvalidLink("This sign-in link is not valid.") from None
-    user = _session().get(_models().User, data.get("u")) if isinstance(data, dict) else None
-    if user is None or user.login_nonce is None or data.get("n") != user.login_nonce:
-        raise InvalidLink("This sign-in link has already been used. Ask for a new one.")
+    if not isinstance(data, dict) or not 0 < _int(data.get("u")) < 2**31:
+        raise InvalidLink("This sign-in link is not valid.")
+    User = _models().User
+    user = _session().get(User, data["u"])
+    if user is None or user.login_nonce is None:
+        raise InvalidLink(USED)
     if status_of(user) is Status.DEACTIVATED:
         raise AccountDeactivated("This account has been deactivated.")
-    with _transaction():
-        user.login_nonce = secrets.token_hex(16)
-        if user.confirmed_at is None:
+    new_email = data.get("e")
+    if new_email is not None and new_email != user.pending_email:
+        raise InvalidLink("This link is for an email change that was replaced. Ask again.")
+    proving = user.confirmed_at is None or new_email is not None
+    with _transaction() as session:
+        used = session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                User.login_nonce == data.get("n"),
+                User.session_version == data.get("v"),
+                User.deactivated_at.is_(None),
+                User.erased_at.is_(None),
+            )
+            .values(
+                login_nonce=secrets.token_hex(16),
+                session_version=User.session_version + int(proving),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if used.rowcount != 1:
+            raise InvalidLink(USED)
+        session.expire(user, ["login_nonce", "session_version"])
+        if new_email is not None:
+            if session.scalar(select(User.id).where(User.identifier_key == new_email.casefold())):
+                raise EmailTaken("An account with that email already exists.")
+            user.email, user.pending_email = new_email, None
+            user.confirmed_at = utcnow()
+            _audit(user, "email.change", entity="user", ip=ip)
+        elif user.confirmed_at is None:
             user.confirmed_at = utcnow()
             _audit(user, "email.confirm", entity="user", ip=ip)
         _audit(user, "login", entity="session", ip=ip)
     return user
+
+
+def change_email(user, new_email: str) -> str:
+    """Ask to change ``user``'s email to ``new_email``: returns the token of a sign-in
+    link to send to the new address (:func:`link_url` makes its URL). The change takes
+    effect when that link is redeemed, which proves the address and ends every session
+    of the user; until then the email is unchanged. A later request replaces this one.
+    """
+    email = normalize_email(new_email)
+    if status_of(user) is Status.DEACTIVATED:
+        raise AccountDeactivated("This account has been deactivated.")
+    if user.email is None:
+        raise InvalidLink("Guests register instead.")
+    User = _models().User
+    with _transaction() as session:
+        if session.scalar(select(User.id).where(User.identifier_key == email.casefold())):
+            raise EmailTaken("An account with that email already exists.")
+        user.pending_email = email
+        _audit(user, "email.change_request", entity="user")
+    return _link_token(user, e=email)
+
+
+def sign_out_everywhere(user, *, ip: str | None = None) -> None:
+    """End every session of ``user``, this browser's included, and void their links."""
+    with _transaction():
+        end_sessions(user)
+        _audit(user, "logout.everywhere", entity="session", ip=ip)
+
+
+def throttle(email: str | None = None) -> None:
+    """Count one sign-in email about to be sent (a link, or a registration) against the
+    limits for ``email`` and for the client's IP address; raise :class:`TooManyRequests`
+    past either (``ADMIN_USERS_THROTTLE_PER_ADDRESS``, ``ADMIN_USERS_THROTTLE_PER_IP``).
+    Call it in the request, before sending."""
+    from limits import parse_many
+
+    limiter = get_state().limiter
+    config = current_app.config
+    checks = [("ip", request.remote_addr or "-", config["ADMIN_USERS_THROTTLE_PER_IP"])]
+    if email:
+        key = email.strip().casefold()[:320]
+        checks.append(("address", key, config["ADMIN_USERS_THROTTLE_PER_ADDRESS"]))
+    for scope, key, limits in checks:
+        for limit in parse_many(limits):
+            if not limiter.hit(limit, "admin-users", scope, key):
+                reset = limiter.get_window_stats(limit, "admin-users", scope, key).reset_time
+                raise TooManyRequests(max(1, int(reset - time.time())))
 
 
 # -- chats -------------------------------------------------------------------------------
@@ -441,8 +567,8 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
     """Block the user; False (and no change) if already deactivated.
 
     ``actor`` is the admin (None from the CLI without ``--actor``). Every session of
-    the user is refused from its next request on (see :func:`chat_access`); nothing
-    of theirs is deleted.
+    the user ends: it is refused from its next request on (see :func:`chat_access`),
+    and stays void after a reactivation; nothing of theirs is deleted.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -455,6 +581,7 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
         user.deactivated_at = utcnow()
         user.deactivated_by_id = getattr(actor, "id", None)
         user.deactivation_reason = reason
+        end_sessions(user)
         _audit(user, "admin.deactivate", entity="user", actor=actor, ip=ip, detail=reason)
     return True
 
@@ -481,6 +608,7 @@ def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = No
         user.deactivated_at = None
         user.deactivated_by_id = None
         user.deactivation_reason = None
+        end_sessions(user)  # a session from before the deactivation stays ended
         _audit(
             user,
             "admin.reactivate",
@@ -563,14 +691,18 @@ def _guest_key() -> str:
 def current_visitor():
     """The signed-in user (of any status), else this session's guest, else None.
 
-    Flask-Login treats a deactivated user as not authenticated, but still loads them:
-    that is how their open sessions, remember-me ones too, are recognised and refused.
+    A session of a user since deactivated signs no one in (the user loader refuses
+    it), but its user is still the visitor here: that is how their open sessions,
+    remember-me ones too, are recognised and refused with the reason.
     """
     from flask_login import current_user
 
     user = current_user._get_current_object() if current_user else None
     if user is not None and not getattr(user, "is_anonymous", True):
         return user
+    refused = refused_user()  # a session of a user since deactivated: told so
+    if refused is not None:
+        return refused
     guest_id = session.get(_guest_key())
     if guest_id:
         User = _models().User
@@ -751,7 +883,7 @@ def _export_pieces(user_id: int) -> Iterator[str]:
     M = _models()
     session = _session()
     user = session.get(M.User, user_id)
-    hidden = {"login_nonce", "identifier_key", "search_text", "status"}
+    hidden = {"login_nonce", "session_version", "identifier_key", "search_text", "status"}
     fields = {c.key: getattr(user, c.key) for c in M.User.__table__.columns if c.key not in hidden}
     fields["status"] = status_of(user).key
     profile = session.get(M.Profile, user_id)
@@ -800,7 +932,9 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
         user.email = None
         user.guest_id = None
         user.customer_id = None
+        user.pending_email = None
         user.login_nonce = None
+        end_sessions(user)
         user.erased_at = now
         if user.deactivated_at is None:
             user.deactivated_at = now
@@ -811,6 +945,13 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
             update(M.Message).where(M.Message.chat_id.in_(chat_ids)).values(content=None)
         )
         session.execute(update(M.Chat).where(M.Chat.user_id == user.id).values(title=None))
+        # Session records keep no address or device (they stay, so that a browser still
+        # holding one is told the account is gone).
+        session.execute(
+            update(M.UserSession)
+            .where(M.UserSession.user_id == user.id)
+            .values(ip_address=None, browser=None, os=None)
+        )
         _scrub_audit(user, secrets_)
         _fulfil(user, ["export", "deletion"])
         _audit(user, "admin.erase", entity="user", actor=actor, ip=ip)
@@ -831,7 +972,7 @@ def confirms(user, typed: str | None) -> bool:
 
 def _personal_strings(user) -> list[str]:
     profile = _session().get(_models().Profile, user.id)
-    values = [user.email, user.guest_id, user.customer_id]
+    values = [user.email, user.pending_email, user.guest_id, user.customer_id]
     if profile is not None:
         values += [getattr(profile, f) for f in profile.FIELDS]
     return sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True)

@@ -2,16 +2,20 @@
 
 PostgreSQL runs where ``ADMIN_USERS_TEST_POSTGRES_URL`` (or the default below) answers;
 elsewhere those runs skip, unless ``ADMIN_USERS_REQUIRE_ALL=1`` (CI) makes them fail.
+Each test run makes a database of its own beside that one (its role needs CREATEDB) and
+drops it at the end, so that two runs on one machine never share tables.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
 from admin_users.extension import create_tables
 
@@ -30,18 +34,27 @@ def skip_or_fail(reason: str):
 
 @pytest.fixture(scope="session")
 def postgres_url():
+    """This run's own database, made beside ``POSTGRES_URL``'s and dropped at the end."""
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database}_{os.getpid()}_{secrets.token_hex(3)}"
     try:
-        engine = create_engine(POSTGRES_URL)
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as error:  # no driver, no server, no database
-        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    return POSTGRES_URL
+        server = create_engine(base, isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # no driver, no server, no database, no CREATEDB
+        skip_or_fail(
+            f"PostgreSQL at {base.render_as_string()} cannot make this run's database: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        )
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    server.dispose()
 
 
 def reset_database(url: str) -> None:
-    """An empty database: PostgreSQL's public schema is dropped and made again."""
+    """An empty database: PostgreSQL's public schema (of this run's own database) is
+    dropped and made again."""
     if url.startswith("postgresql"):
         engine = create_engine(url)
         with engine.begin() as connection:
@@ -102,15 +115,35 @@ def models(app):
     return app.extensions["admin_users"].models
 
 
+def session_token(app, user) -> str:
+    """The token of a new session record of ``user`` (a user or an id), as a sign-in
+    makes; Flask-Login keeps it as ``_user_id``."""
+    from admin_users import sessions
+
+    with app.app_context():
+        state = app.extensions["admin_users"]
+        user = state.db.session.get(state.models.User, getattr(user, "id", user))
+        token = sessions.open_session(user)
+        state.db.session.commit()
+    return token
+
+
+def signed_in(client, user):
+    """``client`` signed in as ``user`` (a user or an id), as after a redeemed link."""
+    token = session_token(client.application, user)
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+        session["_fresh"] = True
+    return client
+
+
 class Auth:
     def __init__(self, client):
         self.client = client
 
     def login(self, user):
         """Sign ``user`` (a user or an id) in as Flask-Login would after a redeemed link."""
-        with self.client.session_transaction() as session:
-            session["_user_id"] = str(getattr(user, "id", user))
-            session["_fresh"] = True
+        signed_in(self.client, user)
 
     def logout(self):
         with self.client.session_transaction() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import csrf_token_for, writes_refused
+from conftest import csrf_token_for, signed_in, writes_refused
 from sqlalchemy import func, select
 
 IP = {"REMOTE_ADDR": "203.0.113.9"}
@@ -32,10 +32,7 @@ def admin_id(app, api):
 
 @pytest.fixture
 def admin_client(app, admin_id):
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(admin_id)
-    return client
+    return signed_in(app.test_client(), admin_id)
 
 
 def post_action(client, url, **form):
@@ -118,6 +115,8 @@ def test_admin_loses_and_regains_the_panel(app, api, admin_client):
     refused = sign_in_by_link(other, early_link)
     assert refused.status_code == 400 and b"deactivated" in refused.data
     post_action(admin_client, f"/admin/users/{other_id}/reactivate")
+    assert other.get("/admin/users/").status_code == 302  # that session stays ended
+    assert sign_in_by_link(other, link_path(app, api, "other@example.com")).status_code == 302
     assert other.get("/admin/users/").status_code == 200
 
 
@@ -141,8 +140,7 @@ def test_chat_permission_levels(app, api, admin_client, permission, expected):
         api.register("unconfirmed@example.com")
         api.confirm_email(api.register("confirmed@example.com"))
     for name in ("unconfirmed", "confirmed"):
-        with clients[name].session_transaction() as session:
-            session["_user_id"] = str(user_id(app, api, f"{name}@example.com"))
+        signed_in(clients[name], user_id(app, api, f"{name}@example.com"))
     token = csrf_token_for(admin_client)
     admin_client.post(
         "/admin/app-config/", data={"chat_permission": permission, "csrf_token": token}

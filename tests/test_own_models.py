@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import signed_in
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.contrib.sqla import ModelView
@@ -42,8 +43,7 @@ def create_host_app(database_url: str) -> Flask:
     app.config.update(SECRET_KEY="host", SQLALCHEMY_DATABASE_URI=database_url, TESTING=True)
     db.init_app(app)
     CSRFProtect(app)
-    login = LoginManager(app)
-    login.user_loader(lambda user_id: db.session.get(Account, int(user_id)))
+    LoginManager(app)  # the extension brings its user loader
     admin = Admin(app, name="Host admin", index_view=AdminUsersIndexView())
     admin.add_view(InvoiceView(Invoice, db, name="Invoices"))
     AdminUsers(db=db, models=models).init_app(app, admin=admin)
@@ -73,9 +73,7 @@ def test_host_admin_lists_its_own_users(host, api):
         (fk,) = models.Chat.__table__.c.user_id.foreign_keys
         assert fk.target_fullname == "accounts.id"
         admin_id = admin.id
-    client = host.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(admin_id)
+    client = signed_in(host.test_client(), admin_id)
     html = client.get("/admin/users/").get_data(as_text=True)
     assert "customer@host.example" in html and "boss@host.example" in html
     assert client.get("/admin/invoice/").get_data(as_text=True).count("INV-7") == 1
@@ -95,9 +93,7 @@ def test_two_apps_from_one_factory_both_work(database_url, api, tmp_path):
             admin_id = api.create_admin(f"admin{n}@example.com").id
         apps.append((app, admin_id))
     for n, (app, admin_id) in enumerate(apps):
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = str(admin_id)
+        client = signed_in(app.test_client(), admin_id)
         html = client.get("/admin/users/").get_data(as_text=True)
         assert f"admin{n}@example.com" in html and f"admin{1 - n}@example.com" not in html
         with app.app_context():

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import csrf_token_for, writes_refused
+from conftest import csrf_token_for, signed_in, writes_refused
 from sqlalchemy import String, Text, func, insert, select, text
 
 from admin_users import search
@@ -34,9 +34,7 @@ SECRETS = {
 def admin_client(app, api):
     with app.app_context():
         admin_id = api.create_admin("admin@example.com").id
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(admin_id)
+    client = signed_in(app.test_client(), admin_id)
     client.admin_id = admin_id
     return client
 
@@ -55,6 +53,7 @@ def person(app, client):
     csrf = csrf_token_for(client)
     client.post("/chat", data={"message": SECRETS["title"], "csrf_token": csrf}, environ_base=IP)
     client.post("/register", data={"email": SECRETS["email"], "csrf_token": csrf}, environ_base=IP)
+    csrf = csrf_token_for(client)  # signing in made a new one
     client.post("/chat", data={"message": SECRETS["message"], "csrf_token": csrf}, environ_base=IP)
     client.post(
         "/profile",
