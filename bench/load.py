@@ -36,7 +36,7 @@ os.chdir(ROOT)
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from admin_users import service, status_of  # noqa: E402
+from admin_users import service, sessions, status_of  # noqa: E402
 from admin_users.service import DEACTIVATION_REASONS  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
 
@@ -158,8 +158,10 @@ def main() -> int:
             select(M.User.id).where(M.User.id.in_(targets), M.User.erased_at.is_(None))
         ).all()
         audit_start = db.session.scalar(select(func.max(M.AuditLog.id))) or 0
+        token = sessions.open_session(admin)
+        db.session.commit()
         cookie = app.session_interface.get_signing_serializer(app).dumps(
-            {"_user_id": str(admin.id), "_fresh": True}
+            {"_user_id": token, "_fresh": True}
         )
 
     port = free_port()

@@ -41,7 +41,7 @@ from sqlalchemy import func, insert, inspect, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, column_property  # noqa: E402
 
-from admin_users import service  # noqa: E402
+from admin_users import service, sessions  # noqa: E402
 from admin_users.listing import ListQuery, make_cursor, sort_column  # noqa: E402
 from admin_users.models import utcnow  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
@@ -763,8 +763,11 @@ def main() -> int:
         print(f"term {t['kind']:>16}: {t['term']!r:>24} {t['matches']:>9,} users {t['share']:.3%}")
 
     client = app.test_client()
+    with app.app_context():
+        token = sessions.open_session(db.session.get(models.User, facts["admin_id"]))
+        db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(facts["admin_id"])
+        session["_user_id"] = token
     deepest = max(0, (facts["users"] - 100) // 500 * 500)
     depths = sorted({min(d, deepest) for d in (0, 3_000, 300_000)})
     started = time.perf_counter()
