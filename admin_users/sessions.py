@@ -118,7 +118,7 @@ def sign_out() -> None:
 def end_sessions(user) -> None:
     """Move the user's session version in the current transaction: once committed, every
     session they have, and every sign-in link issued to them, is void."""
-    user.session_version = type(user).session_version + 1
+    user.session_version = get_state().models.User.session_version + 1
 
 
 def load_user(token: str):
