@@ -2,10 +2,11 @@
 
 Serves the demo app with gunicorn (several workers) on loopback, then lets concurrent
 admin clients mix the list, searches, scrolling, the dialog and its tabs, and
-deactivations and reactivations, for a while. Then it checks what QUALITY.md promises:
+deactivations and reactivations, for a while; then races many browsers redeeming one
+sign-in link at once, for several links. Then it checks what QUALITY.md promises:
 no 5xx at all, one audit entry for each change the server reported (none lost, none
-doubled), every stored status equal to its definition, and chat counters equal to a
-recount.
+doubled), every stored status equal to its definition, chat counters equal to a
+recount, and one sign-in (one session, one ``login`` entry) from each link.
 
     .venv/bin/python bench/load.py [--database-url URL] [--users N] [--workers 4]
                                    [--clients 50] [--seconds 60]
@@ -14,6 +15,7 @@ recount.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -27,6 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,10 +119,112 @@ def run_client(client: Client, rng: random.Random, targets: list[int], deadline:
                 changes.append((action, user_id))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@contextmanager
+def serve(url: str, secret: str, workers: int = 4):
+    """The demo app on ``url``'s database, served by gunicorn with ``workers`` workers on
+    a loopback socket bound here first: requests sent before the workers are up wait in
+    its queue, so nothing needs to poll for them. Yields the base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"fd://{listener.fileno()}",
+            "--log-level",
+            "warning",
+            "wsgi:create_app()",
+        ],  # fmt: skip
+        env={**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": secret},
+        pass_fds=[listener.fileno()],
+        cwd=ROOT,
+    )
+    listener.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _http(base: str, method: str, path: str, body: str | None = None, cookie: str = ""):
+    """One request on a connection of its own: (status, session cookie, text)."""
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(base).netloc, timeout=60)
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode(errors="replace")
+        found = re.match(r"(session=[^;]*)", response.getheader("Set-Cookie") or "")
+        return response.status, found.group(1) if found else cookie, text
+    finally:
+        connection.close()
+
+
+def redeem_at_once(base: str, path: str, racers: int) -> list[tuple[int, str]]:
+    """``racers`` browsers, each with its own session and CSRF token from the link's page,
+    press its Sign-in button at the same moment; their (status, text) answers."""
+    barrier = threading.Barrier(racers)
+    answers = []
+
+    def browser():
+        try:
+            _, cookie, page = _http(base, "GET", path)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        finally:
+            barrier.wait(timeout=60)
+        status, _, text = _http(
+            base, "POST", path, urllib.parse.urlencode({"csrf_token": token}), cookie
+        )
+        answers.append((status, text))
+
+    threads = [threading.Thread(target=browser) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def link_race(app, base: str, links: int = 5, racers: int = 12) -> dict:
+    """Each of ``links`` new users' sign-in link, redeemed by ``racers`` browsers at once:
+    how many answers signed in, were told the link was used, or were anything else, and
+    how many sessions and ``login`` entries each link made (1 each is right)."""
+    M = app.extensions["admin_users"].models
+    outcome = Counter()
+    made = []
+    for n in range(links):
+        with app.app_context():
+            email = f"race-{n}-{random.randrange(10**9)}@example.com"
+            user = service.register(email)
+            path = urllib.parse.urlsplit(service.login_link_url(user)).path
+            user_id = user.id
+        for status, text in redeem_at_once(base, path, racers):
+            if status == 302:
+                outcome["signed in"] += 1
+            elif status == 400 and "already been used" in text:
+                outcome["told the link was used"] += 1
+            else:
+                outcome[f"answered {status}"] += 1
+        with app.app_context():
+            sessions_ = db.session.scalar(
+                select(func.count())
+                .select_from(M.UserSession)
+                .where(M.UserSession.user_id == user_id)
+            )
+            logins = db.session.scalar(
+                select(func.count())
+                .select_from(M.AuditLog)
+                .where(M.AuditLog.user_id == user_id, M.AuditLog.action == "login")
+            )
+        made.append((sessions_, logins))
+    return {"answers": dict(outcome), "sessions and logins per link": made}
 
 
 def main() -> int:
@@ -164,32 +269,7 @@ def main() -> int:
             {"_user_id": token, "_fresh": True}
         )
 
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(args.workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:create_app()",
-        ],  # fmt: skip
-        env={**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": SECRET},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/login", timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not answer within 20 s")
+    with serve(url, SECRET, args.workers) as base:
         statuses, lock, changes = Counter(), threading.Lock(), []
         deadline = time.monotonic() + args.seconds
         crashes = []
@@ -219,9 +299,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         took = time.monotonic() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        race = link_race(app, base)
 
     with app.app_context():
         logged = Counter(
@@ -252,12 +330,17 @@ def main() -> int:
         "one audit entry per reported change": logged == Counter(changes),
         "stored status equals its definition": not wrong_status,
         "chat counters equal a recount": wrong_counts == 0,
+        "each raced link signed in once, with one session and one login entry": (
+            race["answers"].get("signed in") == len(race["sessions and logins per link"])
+            and set(race["sessions and logins per link"]) == {(1, 1)}
+        ),
     }
     shown = make_url(url).render_as_string(hide_password=True)
     print(f"{args.clients} clients, {args.workers} workers, {took:.0f} s, {shown}")
     answers = dict(sorted(statuses.items()))
     print(f"{requests:,} requests ({requests / took:.0f}/s), answers by status: {answers}")
     print(f"{len(changes)} changes reported, {sum(logged.values())} audit entries written")
+    print(f"link race: {race}")
     for name, ok in checks.items():
         print(f"{'pass' if ok else 'FAIL'}  {name}")
     for crash in crashes[:5]:
