@@ -25,7 +25,7 @@ DEFAULTS = {
     "ADMIN_USERS_REMEMBER_LIFETIME": 30 * 24 * 3600,
     "ADMIN_USERS_THROTTLE_PER_ADDRESS": "5 per hour",
     "ADMIN_USERS_THROTTLE_PER_IP": "30 per hour",
-    "ADMIN_USERS_THROTTLE_STORAGE": "memory://",
+    "ADMIN_USERS_THROTTLE_STORAGE": "database",
 }
 
 
@@ -80,9 +80,9 @@ class AdminUsers:
     ("30 per hour")
         How many sign-in emails (links, registrations) an address, and a client IP
         address, may ask for; the notation of the ``limits`` library.
-    ``ADMIN_USERS_THROTTLE_STORAGE`` ("memory://")
-        Where those counts are kept: a ``limits`` storage URI. Memory is per process;
-        with several workers, give them one store (``redis://...``).
+    ``ADMIN_USERS_THROTTLE_STORAGE`` ("database")
+        Where those counts are kept: the extension's ``throttle_counts`` table, or a
+        storage URI of ``limits`` (``redis://...``; ``memory://`` counts per process).
     """
 
     def __init__(
@@ -115,6 +115,7 @@ class AdminUsers:
         from limits import storage, strategies
 
         from . import sessions
+        from .throttle import DatabaseStorage
         from .views import AdminUsersIndexView, AppConfigView, UsersView
 
         admin = admin or self.admin
@@ -128,8 +129,9 @@ class AdminUsers:
             )
         elif admin.app is None:
             admin.init_app(app)
+        where = app.config["ADMIN_USERS_THROTTLE_STORAGE"]
         limiter = strategies.FixedWindowRateLimiter(
-            storage.storage_from_string(app.config["ADMIN_USERS_THROTTLE_STORAGE"])
+            DatabaseStorage() if where == "database" else storage.storage_from_string(where)
         )
         app.extensions["admin_users"] = State(self, self.db, self.models, admin, limiter)
         login_manager = getattr(app, "login_manager", None)

@@ -49,7 +49,7 @@ TABLES = frozenset(
     {
         USER_TABLE,
         *("user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"),
-        "user_sessions",
+        *("user_sessions", "throttle_counts"),
     }
 )
 SEARCH_INDEX = search.index_name(USER_TABLE)

@@ -22,6 +22,7 @@ from flask_login import UserMixin as LoginUserMixin
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,7 @@ __all__ = [
     "ProfileMixin",
     "SessionMixin",
     "Status",
+    "ThrottleCountMixin",
     "UTCDateTime",
     "UserMixin",
     "build_models",
@@ -368,6 +370,15 @@ class SessionMixin:
         return mapped_column(Integer, ForeignKey(f"{cls.__user_table__}.id"), nullable=False)
 
 
+class ThrottleCountMixin:
+    """How many sign-in emails one address or IP address asked for in the current window
+    (see :mod:`admin_users.throttle`)."""
+
+    key = mapped_column(String(400), primary_key=True)
+    hits = mapped_column(Integer, nullable=False)
+    expires_at = mapped_column(Float, nullable=False, index=True)  # seconds since the epoch
+
+
 class AuditLogIsAppendOnly(Exception):
     """Raised when something tries to update or delete an audit entry."""
 
@@ -399,6 +410,7 @@ class Models:
     AppConfig: type
     DataRequest: type
     UserSession: type
+    ThrottleCount: type
 
 
 _defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -412,6 +424,7 @@ _MIXINS = {
     "AppConfig": (AppConfigMixin, "app_config"),
     "DataRequest": (DataRequestMixin, "data_requests"),
     "UserSession": (SessionMixin, "user_sessions"),
+    "ThrottleCount": (ThrottleCountMixin, "throttle_counts"),
 }
 
 
@@ -437,7 +450,8 @@ def build_models(db, **own) -> Models:
         User = _define(db, "User", {})
     refs = {"__user_table__": User.__tablename__}
     made = {"User": User}
-    for name in ("Profile", "Chat", "AppConfig", "DataRequest", "AuditLog", "UserSession"):
+    others = ("Profile", "Chat", "AppConfig", "DataRequest", "AuditLog", "UserSession")
+    for name in (*others, "ThrottleCount"):
         made[name] = own.get(name) or _define(db, name, refs)
     made["Message"] = own.get("Message") or _define(
         db, "Message", {**refs, "__chat_table__": made["Chat"].__tablename__}

@@ -7,6 +7,7 @@ its audit entry, or rolls back and raises. Functions that record an event take
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import re
@@ -449,16 +450,20 @@ def throttle(email: str | None = None) -> None:
     """Count one sign-in email about to be sent (a link, or a registration) against the
     limits for ``email`` and for the client's IP address; raise :class:`TooManyRequests`
     past either (``ADMIN_USERS_THROTTLE_PER_ADDRESS``, ``ADMIN_USERS_THROTTLE_PER_IP``).
-    Call it in the request, before sending."""
+    Call it in the request, before sending. The counts are kept under a keyed hash of
+    the address and the IP address, never the addresses themselves."""
     from limits import parse_many
 
     limiter = get_state().limiter
     config = current_app.config
     checks = [("ip", request.remote_addr or "-", config["ADMIN_USERS_THROTTLE_PER_IP"])]
     if email:
-        key = email.strip().casefold()[:320]
-        checks.append(("address", key, config["ADMIN_USERS_THROTTLE_PER_ADDRESS"]))
-    for scope, key, limits in checks:
+        address = email.strip().casefold()
+        checks.append(("address", address, config["ADMIN_USERS_THROTTLE_PER_ADDRESS"]))
+    secret = current_app.secret_key
+    secret = secret if isinstance(secret, bytes) else secret.encode()
+    for scope, value, limits in checks:
+        key = hmac.new(secret, value.encode(), "sha256").hexdigest()[:32]
         for limit in parse_many(limits):
             if not limiter.hit(limit, "admin-users", scope, key):
                 reset = limiter.get_window_stats(limit, "admin-users", scope, key).reset_time

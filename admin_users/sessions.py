@@ -100,9 +100,10 @@ def sign_in(user, *, remember: bool = False, ip: str | None = None) -> str:
 def sign_out() -> None:
     """End this browser's session: its record is revoked, so that a cookie saved before
     opens nothing after; the user's other sessions go on."""
-    from flask_login import logout_user
+    from flask_login import current_user, logout_user
 
     state = get_state()
+    current_user._get_current_object()  # a remember cookie alone names the session too
     token = session.get("_user_id")
     if isinstance(token, str):
         Session = state.models.UserSession

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     SmallInteger,
@@ -86,6 +87,7 @@ def _type(type_, dialect) -> tuple:
     kinds = (
         ("boolean", Boolean),
         ("datetime", DateTime),
+        ("float", Float),
         ("smallint", SmallInteger),
         ("integer", Integer),
         ("text", Text),

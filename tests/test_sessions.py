@@ -114,6 +114,19 @@ def test_cookies_saved_before_sign_out_open_nothing_after(app):
         assert profile(thief)[0] == 302, name
 
 
+def test_signing_out_with_only_the_remember_cookie_ends_it_too(app, api, models):
+    """The browser was closed and opened again: its one cookie still names the session."""
+    with app.app_context():
+        api.register("closed.browser@example.com")
+    client = app.test_client()
+    redeem(client, link_path(app, "closed.browser@example.com"))
+    saved = client.get_cookie("remember_token").value
+    with app.test_request_context(headers={"Cookie": f"remember_token={saved}"}):
+        api.sign_out()
+    (record,) = records(app, models, "closed.browser@example.com")
+    assert record.revoked_at is not None
+
+
 def test_the_remember_cookie_is_new_at_every_sign_in_and_ends_on_the_server(app, models):
     with app.app_context():
         from admin_users import service

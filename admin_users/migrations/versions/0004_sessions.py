@@ -1,4 +1,4 @@
-"""Server-side sessions, the session version and email changes.
+"""Server-side sessions, the session version, email changes and throttle counts.
 
 Revision ID: admin_users_0004
 Revises: admin_users_0003
@@ -6,8 +6,9 @@ Create Date: 2026-12-01 23:00:00
 
 A table of session records (one a sign-in); on the users, the session version that one
 write moves to end every session (0 for every existing user) and an email change
-waiting for its link. Sessions from before this revision carried the user's id, which
-the user loader no longer accepts: everyone signs in once more.
+waiting for its link; a table of the counts of sign-in emails per address and IP.
+Sessions from before this revision carried the user's id, which the user loader no
+longer accepts: everyone signs in once more.
 """
 
 import sqlalchemy as sa
@@ -48,9 +49,18 @@ def upgrade():
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
     )
     op.create_index("ix_user_sessions_user", "user_sessions", ["user_id", "created_at", "id"])
+    op.create_table(
+        "throttle_counts",
+        sa.Column("key", sa.String(400), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_index("ix_throttle_counts_expires_at", "throttle_counts", ["expires_at"])
 
 
 def downgrade():
+    op.drop_table("throttle_counts")
     op.drop_table("user_sessions")
     op.drop_column("users", "pending_email")
     op.drop_column("users", "session_version")
