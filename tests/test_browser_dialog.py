@@ -118,6 +118,77 @@ def test_deep_link_and_back_button(admin_page, server):
     page.wait_for_selector("#user-dialog.show .user-info")
 
 
+# Bootstrap's modal fires hide.bs.modal as its fade-out starts and hidden.bs.modal after
+# it (show.bs.modal and shown.bs.modal likewise for the fade-in). These scripts make a
+# navigation from inside such an event's handler, so that it arrives in the middle of the
+# transition on every run, and resolve once that transition has ended.
+FORWARD_WHILE_HIDING = """() => new Promise((resolve) => {
+    const $dialog = window.jQuery('#user-dialog');
+    const seen = {forwardWhileHiding: false, hidden: false};
+    $dialog.one('hide.bs.modal', () => {
+        window.addEventListener('popstate', () => {
+            seen.forwardWhileHiding = !seen.hidden && !$dialog.hasClass('show');
+        }, {once: true});
+        window.history.forward();
+    });
+    $dialog.one('hidden.bs.modal', () => {
+        seen.hidden = true;
+        seen.search = location.search;
+        resolve(seen);
+    });
+    window.history.back();
+})"""
+
+# Back, or Escape (as the key's listener gets it), as the fade-in starts.
+CLOSE_WHILE_SHOWING = """(how) => {
+    const $dialog = window.jQuery('#user-dialog');
+    $dialog.one('show.bs.modal', () => {
+        if (how === 'back') window.history.back();
+        else document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+    });
+    window.dialogHidden = new Promise((resolve) => $dialog.one('hidden.bs.modal', resolve));
+}"""
+
+# Resolves after the dialog's next hidden.bs.modal; a new show would have begun by then.
+BACK_UNTIL_HIDDEN = """() => new Promise((resolve) => {
+    window.jQuery('#user-dialog').one('hidden.bs.modal', () => resolve({
+        search: location.search,
+        reopening: document.body.classList.contains('modal-open'),
+    }));
+    window.history.back();
+})"""
+
+
+def test_forward_while_the_dialog_is_still_closing(admin_page):
+    page = admin_page
+    open_dialog_of(page, page.busy_id)
+    seen = page.evaluate(FORWARD_WHILE_HIDING)  # Back, then Forward during the fade-out
+    assert seen["forwardWhileHiding"], seen  # the race was run, not missed
+    assert seen["search"] == f"?user={page.busy_id}"  # the fade-out's end kept Forward's URL
+    page.wait_for_selector("#user-dialog.show .user-info", timeout=5000)
+    dialog = page.locator("#user-dialog")
+    assert dialog.locator(".modal-body").get_attribute("data-user-id") == str(page.busy_id)
+    assert dialog.locator(".field-email").inner_text() == "busy@example.com"
+    assert page.url.endswith(f"/admin/users/?user={page.busy_id}")
+    assert page.evaluate(BACK_UNTIL_HIDDEN) == {"search": "", "reopening": False}
+    assert page.locator("#user-dialog").is_hidden()
+    assert "user=" not in page.url
+
+
+@pytest.mark.parametrize("how", ["back", "escape"])
+def test_closing_while_the_dialog_is_still_opening(admin_page, how):
+    page = admin_page
+    page.evaluate(CLOSE_WHILE_SHOWING, how)
+    page.click(f"tr.user-row[data-user-id='{page.busy_id}'] td.col-user")
+    page.evaluate("window.dialogHidden")  # shown, then closed at once
+    page.wait_for_function("!location.search.includes('user=')")
+    assert not page.evaluate("document.body.classList.contains('modal-open')")
+    assert page.locator("#user-dialog").is_hidden()
+    page.go_forward()  # the entry the click pushed is still there
+    page.wait_for_selector("#user-dialog.show .user-info")
+    assert f"user={page.busy_id}" in page.url
+
+
 def test_deep_link_to_an_unknown_user(admin_page):
     page = admin_page
     page.expected_console_errors.append("status of 404 (NOT FOUND)")

@@ -403,14 +403,24 @@
 
   // The detail dialog: opens on a row's click or Enter, has a URL of its own (?user=ID),
   // closes with Escape, its close button or the browser's back button.
+  //
+  // Its state is two variables. `state` is where Bootstrap's modal is: 'closed', 'opening',
+  // 'open' or 'closing', moved by the modal's own events (show, shown, hide, hidden).
+  // `currentId` is the user the dialog is for, null once it is to close: navigation and
+  // Escape set it, and so does the start of any hide. Bootstrap ignores a show or a hide
+  // asked for during a transition, so settle() acts only at rest, and the end of each
+  // transition settles again: Escape during the fade-in closes once shown, and Forward
+  // during the fade-out opens again once hidden.
   function userDialog(page) {
     const $ = window.jQuery;
     const modal = document.getElementById('user-dialog');
     const content = document.getElementById('user-dialog-content');
     let observers = [];
+    let state = 'closed';
     let currentId = null;
     let returnTo = null;
-    let pushed = false;
+    // Marks the history entries this document pushed (a reload's entries are not).
+    const thisPage = performance.timeOrigin;
     // Opening and closing the dialog moves through history; the list must not jump.
     window.history.scrollRestoration = 'manual';
 
@@ -461,71 +471,83 @@
         });
     }
 
-    function open(id, push) {
-      id = String(id);
-      if (push) {
-        window.history.pushState({ user: id }, '', urlFor(id));
-        pushed = true;
-      }
-      currentId = id;
-      returnTo = rowFor(id) || returnTo;
-      load(id);
-      $(modal).modal('show');
+    // Bring the modal, if at rest, to what `currentId` asks for.
+    function settle() {
+      if (state === 'closed' && currentId !== null) $(modal).modal('show');
+      else if (state === 'open' && currentId === null) $(modal).modal('hide');
     }
 
-    $(modal).on('hidden.bs.modal', function () {
+    // Ask for the dialog on user `id`, or (null) for no dialog.
+    function want(id) {
+      id = id === null ? null : String(id);
+      if (id === currentId) return;
+      currentId = id;
+      if (id !== null) {
+        returnTo = rowFor(id) || returnTo;
+        if (state === 'opening' || state === 'open') load(id); // else once it shows
+      }
+      settle();
+    }
+
+    $(modal).on('show.bs.modal', function () {
+      state = 'opening';
+      load(currentId);
+    });
+    $(modal).on('shown.bs.modal', function () {
+      state = 'open';
+      settle();
+    });
+    $(modal).on('hide.bs.modal', function () {
+      state = 'closing';
       currentId = null;
+    });
+    $(modal).on('hidden.bs.modal', function () {
+      state = 'closed';
       replaceContent([]);
-      if (urlFor(null).href !== window.location.href) {
-        if (pushed) window.history.back();
+      if (currentId !== null) {
+        settle(); // a user was named (Forward) while it faded out: the URL is already theirs
+        return;
+      }
+      // Closed by Escape or its button: the address follows. Back from an entry this page
+      // pushed (Forward still opens it again), otherwise the address loses ?user=.
+      const named = new URL(window.location.href).searchParams.get('user');
+      if (named !== null) {
+        const entry = window.history.state;
+        if (entry && entry.user === named && entry.page === thisPage) window.history.back();
         else window.history.replaceState(null, '', urlFor(null));
       }
-      pushed = false;
       if (returnTo && document.body.contains(returnTo)) returnTo.focus({ preventScroll: true });
     });
 
-    // Escape closes the dialog even while it is still fading in (Bootstrap ignores a
-    // hide during the transition, and focus has not moved into the dialog yet).
-    let opening = false;
-    let closeWhenShown = false;
-    $(modal).on('show.bs.modal', function () { opening = true; });
-    $(modal).on('shown.bs.modal', function () {
-      opening = false;
-      if (closeWhenShown) $(modal).modal('hide');
-      closeWhenShown = false;
-    });
-    function close() {
-      if (opening) closeWhenShown = true;
-      else if (modal.classList.contains('show')) $(modal).modal('hide');
-    }
     document.addEventListener('keydown', function (event) {
-      if (event.key === 'Escape') close();
+      if (event.key === 'Escape') want(null);
     });
 
     window.addEventListener('popstate', function () {
-      const id = new URL(window.location.href).searchParams.get('user');
-      pushed = false;
-      if (id && id !== currentId) open(id, false);
-      else if (!id && currentId !== null) close();
+      want(new URL(window.location.href).searchParams.get('user'));
     });
+
+    function openFromList(row) {
+      const id = row.dataset.userId;
+      window.history.pushState({ user: id, page: thisPage }, '', urlFor(id));
+      want(id);
+    }
 
     const rows = document.getElementById('user-rows');
     if (rows) {
       rows.addEventListener('click', function (event) {
         const row = event.target.closest('tr.user-row');
         if (!row || event.target.closest('a, button, input, label')) return;
-        returnTo = row;
-        open(row.dataset.userId, true);
+        openFromList(row);
       });
       rows.addEventListener('keydown', function (event) {
         const row = event.target.closest('tr.user-row');
         if (event.key !== 'Enter' || !row || event.target !== row) return;
         event.preventDefault();
-        returnTo = row;
-        open(row.dataset.userId, true);
+        openFromList(row);
       });
     }
-    if (page.dataset.openUser !== undefined) open(page.dataset.openUser, false);
+    if (page.dataset.openUser !== undefined) want(page.dataset.openUser);
   }
 
   window.adminUsers = Object.assign(window.adminUsers || {}, { showTimes: showTimes });
