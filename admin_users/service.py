@@ -917,7 +917,8 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
 
     Removes the email, guest id, customer id, profile, every chat title and message
     text, and the user's strings in audit details; truncates the IP addresses of the
-    user's own audit entries (IPv4 to /24, IPv6 to /48). Keeps the user row (Deactivated,
+    user's own audit entries (IPv4 to /24, IPv6 to /48), and the addresses and devices
+    of their session records; ends every session. Keeps the user row (Deactivated,
     Erased), the chats' rows and every audit entry. ``confirm``, when given, must be the
     user's email or guest id, as typed by the admin.
     """
