@@ -158,6 +158,8 @@ def register():
         except service.TooManyRequests as error:
             flash(str(error))
             return render_template("register.html"), 429, {"Retry-After": error.retry_after}
+        except service.AccountDeactivated:  # a deactivated guest: nothing is written
+            return service.refused(service.chat_access())
         except service.EmailTaken:
             _send_link(service.find_user(email.strip()))
             flash("That address has an account: we sent it a sign-in link (the demo prints it).")

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from . import search
 from .extension import get_state
+from .locks import lock_config, lock_user
 from .models import Status, status_of, utcnow
 from .sessions import end_sessions, refused_user, sign_in, sign_out
 
@@ -62,6 +63,7 @@ __all__ = [
     "reactivate",
     "record_event",
     "redeem_login_link",
+    "refused",
     "register",
     "request_deletion",
     "request_export",
@@ -127,6 +129,15 @@ def _transaction() -> Iterator[object]:
     except BaseException:
         session.rollback()
         raise
+
+
+def _acting_for(session, user):
+    """Lock ``user`` (see :mod:`admin_users.locks`) for a write on their behalf; refuse
+    if they are deactivated or erased, whatever happened since they were read."""
+    lock_user(session, user)
+    if user is not None and status_of(user) is Status.DEACTIVATED:
+        raise AccountDeactivated("This account has been deactivated.")
+    return user
 
 
 def _client_ip(ip: str | None) -> str | None:
@@ -210,6 +221,8 @@ def register(email: str, *, guest=None, ip: str | None = None):
     email = normalize_email(email)
     User = _models().User
     with _transaction() as session:
+        if guest is not None:
+            _acting_for(session, guest)
         if session.scalar(select(User.id).where(User.identifier_key == email.casefold())):
             raise EmailTaken("An account with that email already exists.")
         if guest is not None and guest.email is None:
@@ -241,9 +254,10 @@ def create_admin(email: str):
 def confirm_email(user, *, ip: str | None = None) -> bool:
     """Mark the email confirmed; False if it already was. Every session opened before
     ends: whoever registered the address first does not share the owner's account."""
-    if user.confirmed_at is not None:
-        return False
-    with _transaction():
+    with _transaction() as session:
+        _acting_for(session, user)
+        if user.confirmed_at is not None:
+            return False
         user.confirmed_at = utcnow()
         end_sessions(user)
         _audit(user, "email.confirm", entity="user", ip=ip)
@@ -257,6 +271,7 @@ def update_profile(user, *, ip: str | None = None, **fields):
     if unknown:
         raise TypeError(f"unknown profile fields: {', '.join(sorted(unknown))}")
     with _transaction() as session:
+        _acting_for(session, user)
         profile = session.get(Profile, user.id)
         if profile is None:
             profile = Profile(user_id=user.id)
@@ -277,7 +292,10 @@ def set_customer_id(user, customer_id: str | None):
     customer_id = (customer_id or "").strip() or None
     if customer_id and len(customer_id) > 255:
         raise ValueError("customer id is longer than 255 characters")
-    with _transaction():
+    with _transaction() as session:
+        lock_user(session, user)
+        if user.erased_at is not None:
+            raise AccountDeactivated("This account was erased.")
         user.customer_id = customer_id
     return user
 
@@ -432,6 +450,7 @@ def change_email(user, new_email: str) -> str:
         raise InvalidLink("Guests register instead.")
     User = _models().User
     with _transaction() as session:
+        _acting_for(session, user)
         if session.scalar(select(User.id).where(User.identifier_key == email.casefold())):
             raise EmailTaken("An account with that email already exists.")
         user.pending_email = email
@@ -441,7 +460,8 @@ def change_email(user, new_email: str) -> str:
 
 def sign_out_everywhere(user, *, ip: str | None = None) -> None:
     """End every session of ``user``, this browser's included, and void their links."""
-    with _transaction():
+    with _transaction() as session:
+        lock_user(session, user)
         end_sessions(user)
         _audit(user, "logout.everywhere", entity="session", ip=ip)
 
@@ -477,6 +497,7 @@ def start_chat(user, *, title: str | None = None, ip: str | None = None):
     """A new conversation of ``user``; counted in their chat count at once."""
     User, Chat = _models().User, _models().Chat
     with _transaction() as session:
+        _acting_for(session, user)
         if user.id is None:
             session.flush()
         chat = Chat(user_id=user.id, title=_title(title))
@@ -498,10 +519,12 @@ def add_message(chat, role: str, content: str):
     """Append a message; the user's first message titles an untitled chat."""
     if role not in ("user", "assistant"):
         raise ValueError("role must be 'user' or 'assistant'")
-    if chat.deleted_at is not None:
-        raise ValueError("this chat was deleted")
     M = _models()
     with _transaction() as session:
+        _acting_for(session, session.get(M.User, chat.user_id))
+        session.refresh(chat)  # as of the lock: not deleted, its title not erased since
+        if chat.deleted_at is not None:
+            raise ValueError("this chat was deleted")
         message = M.Message(chat_id=chat.id, role=role, content=content)
         session.add(message)
         session.execute(
@@ -520,14 +543,15 @@ def add_message(chat, role: str, content: str):
 
 def delete_chat(chat, *, ip: str | None = None) -> bool:
     """Delete a chat as its user does: title and every message's text go, the row stays."""
-    if chat.deleted_at is not None:
-        return False
     M = _models()
     with _transaction() as session:
+        user = _acting_for(session, session.get(M.User, chat.user_id))
+        session.refresh(chat)
+        if chat.deleted_at is not None:
+            return False
         chat.deleted_at = utcnow()
         chat.title = None
         session.execute(update(M.Message).where(M.Message.chat_id == chat.id).values(content=None))
-        user = session.get(M.User, chat.user_id)
         _audit(user, "chat.delete", entity=f"chat:{chat.id}", ip=ip)
     return True
 
@@ -541,7 +565,8 @@ def record_event(
     detail: str | None = None,
 ):
     """Record something the user did (login, logout, ...) in their audit log."""
-    with _transaction():
+    with _transaction() as session:
+        _acting_for(session, user)
         entry = _audit(user, action, entity=entity, ip=ip, detail=detail)
     return entry
 
@@ -580,9 +605,10 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
         raise ValueError("A reason is required to deactivate a user.")
     if actor is not None and actor.id == user.id:
         raise CannotDeactivateSelf("You cannot deactivate your own account.")
-    if user.deactivated_at is not None:
-        return False
-    with _transaction():
+    with _transaction() as session:
+        lock_user(session, user)  # of two admins at once, the second sees the first's
+        if user.deactivated_at is not None:
+            return False
         user.deactivated_at = utcnow()
         user.deactivated_by_id = getattr(actor, "id", None)
         user.deactivation_reason = reason
@@ -607,9 +633,10 @@ def outcome(user, action: str, changed: bool) -> str:
 
 def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = None) -> bool:
     """Restore access; False (and no change) if not deactivated. Erased users stay erased."""
-    if user.deactivated_at is None or user.erased_at is not None:
-        return False
-    with _transaction():
+    with _transaction() as session:
+        lock_user(session, user)
+        if user.deactivated_at is None or user.erased_at is not None:
+            return False
         user.deactivated_at = None
         user.deactivated_by_id = None
         user.deactivation_reason = None
@@ -635,12 +662,10 @@ CHAT_PERMISSIONS = {
 }
 
 
-def _app_config(session, *, for_update: bool = False):
+def _app_config(session):
+    """The config row, locked (see :mod:`admin_users.locks`); made on first use."""
     AppConfig = _models().AppConfig
-    statement = select(AppConfig).where(AppConfig.id == 1)
-    if for_update:
-        statement = statement.with_for_update()
-    config = session.scalar(statement)
+    config = lock_config(session, AppConfig)
     if config is None:
         config = AppConfig(id=1, chat_permission="guest")
         session.add(config)
@@ -659,7 +684,7 @@ def set_chat_permission(value: str, *, actor=None, ip: str | None = None) -> boo
     if value not in CHAT_PERMISSIONS:
         raise ValueError(f"The chat permission is one of: {', '.join(CHAT_PERMISSIONS)}.")
     with _transaction() as session:
-        config = _app_config(session, for_update=True)
+        config = _app_config(session)
         old = config.chat_permission
         if old == value:
             return False
@@ -715,18 +740,16 @@ def current_visitor():
     return None
 
 
+DEACTIVATED = (
+    "This account has been deactivated. Contact the site's support if you think this is a mistake."
+)
+
+
 def chat_access() -> Access:
     """The one check of who may chat: deactivation first, then the chat permission."""
     visitor = current_visitor()
     if visitor is not None and status_of(visitor) is Status.DEACTIVATED:
-        return Access(
-            False,
-            visitor,
-            "deactivated",
-            "This account has been deactivated. Contact the site's support "
-            "if you think this is a mistake.",
-            403,
-        )
+        return Access(False, visitor, "deactivated", DEACTIVATED, 403)
     permission = get_chat_permission()
     if permission == "guest":
         return Access(True, visitor)
@@ -761,22 +784,36 @@ def chat_guard(view):
     """Decorator for chat endpoints: refuses whom :func:`chat_access` refuses.
 
     The refusal is a page (``admin_users/refused.html``, which a host may override)
-    or, for requests that want JSON, ``{"error": ..., "reason": ...}``.
+    or, for requests that want JSON, ``{"error": ..., "reason": ...}``. A visitor
+    deactivated (or erased) while the view runs is refused the same way: the write on
+    their behalf raised :class:`AccountDeactivated` and nothing of it was kept.
     """
 
     @wraps(view)
     def guarded(*args, **kwargs):
         access = chat_access()
         if access.allowed:
-            return view(*args, **kwargs)
-        if request.accept_mimetypes.best == "application/json":
-            return jsonify(error=access.message, reason=access.reason), access.status
-        login_view = getattr(getattr(current_app, "login_manager", None), "login_view", None)
-        return render_template(
-            "admin_users/refused.html", access=access, login_view=login_view
-        ), access.status
+            try:
+                return view(*args, **kwargs)
+            except AccountDeactivated:
+                _session().rollback()
+                access = chat_access()
+                if access.allowed:  # refused, then reactivated at once: say so anyway
+                    access = Access(False, access.visitor, "deactivated", DEACTIVATED, 403)
+        return refused(access)
 
     return guarded
+
+
+def refused(access: Access):
+    """The answer to a visitor ``access`` refuses: the page ``admin_users/refused.html``
+    (a host may override it) or, for requests that want JSON, ``{"error", "reason"}``."""
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(error=access.message, reason=access.reason), access.status
+    login_view = getattr(getattr(current_app, "login_manager", None), "login_view", None)
+    return render_template(
+        "admin_users/refused.html", access=access, login_view=login_view
+    ), access.status
 
 
 # -- data privacy --------------------------------------------------------------------------
@@ -787,6 +824,7 @@ EXPORT_SCHEMA = "admin-users.export/1"
 def _request_data(user, kind: str, ip: str | None):
     DataRequest = _models().DataRequest
     with _transaction() as session:
+        _acting_for(session, user)
         pending = session.scalar(
             select(DataRequest).where(
                 DataRequest.user_id == user.id,
@@ -851,7 +889,8 @@ def export_user(user, *, actor=None, ip: str | None = None) -> Iterator[str]:
     The export is audit-logged (``admin.export``) and closes the user's pending export
     requests before the first piece is made.
     """
-    with _transaction():
+    with _transaction() as session:
+        lock_user(session, user)
         closed = _fulfil(user, ["export"])
         detail = f"fulfils request {', '.join(map(str, closed))}" if closed else None
         _audit(user, "admin.export", entity="user", actor=actor, ip=ip, detail=detail)
@@ -922,15 +961,18 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
     Erased), the chats' rows and every audit entry. ``confirm``, when given, must be the
     user's email or guest id, as typed by the admin.
     """
+    if actor is not None and actor.id == user.id:
+        raise CannotDeactivateSelf("You cannot erase your own account.")
     if confirm is not None and not confirms(user, confirm):
         raise ConfirmationMismatch(
             f"Type {user.email or user.guest_id} exactly to confirm the erasure."
         )
-    if user.erased_at is not None:
-        return False
     M = _models()
     now = utcnow()
     with _transaction() as session:
+        lock_user(session, user)  # nothing on the user's behalf is written meanwhile or after
+        if user.erased_at is not None:
+            return False
         secrets_ = _personal_strings(user)
         profile = session.get(M.Profile, user.id)
         if profile is not None:

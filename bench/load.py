@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -44,6 +45,7 @@ from admin_users.service import DEACTIVATION_REASONS  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
 
 ADMIN = "load-admin@example.com"
+RACE_ADMINS = ("race-admin-1@example.com", "race-admin-2@example.com")
 SECRET = "admin-users-load-test"
 TERMS = ["example", "a", "ë", "zzq-none", "ana.", "-", "cus", "pl"]
 SORTS = ["email", "status", "chats", "created", "last_activity"]
@@ -227,6 +229,131 @@ def link_race(app, base: str, links: int = 5, racers: int = 12) -> dict:
     return {"answers": dict(outcome), "sessions and logins per link": made}
 
 
+def _signed_in_cookie(app, user_id: int) -> tuple[str, str]:
+    """A session cookie of a new session record of the user, with a CSRF token in it:
+    (the Cookie header's value, the form's token)."""
+    with app.app_context():
+        User = app.extensions["admin_users"].models.User
+        token = sessions.open_session(db.session.get(User, user_id))
+        db.session.commit()
+        csrf = secrets.token_hex(20)
+        cookie = app.session_interface.get_signing_serializer(app).dumps(
+            {"_user_id": token, "_fresh": True, "csrf_token": csrf}
+        )
+    with app.test_request_context():
+        from flask import session
+        from flask_wtf.csrf import generate_csrf
+
+        session["csrf_token"] = csrf
+        form_token = generate_csrf()
+    return f"session={cookie}", form_token
+
+
+def _at_once(calls) -> list:
+    """Run the ``calls`` in threads released at the same moment; their results."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(n, call):
+        barrier.wait(timeout=60)
+        results[n] = call()
+
+    threads = [threading.Thread(target=run, args=(n, c)) for n, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def admin_races(app, base: str, rounds: int = 10) -> dict:
+    """Races of state changes against gunicorn, ``rounds`` users each:
+    two admins deactivating one user at once; erasure against a deactivation; erasure
+    while the user keeps chatting. Returns what was left wrong (all zero is right)."""
+    M = app.extensions["admin_users"].models
+    with app.app_context():
+        admins = [(service.find_user(e) or service.create_admin(e)).id for e in RACE_ADMINS]
+    (one, one_csrf), (two, two_csrf) = (_signed_in_cookie(app, a) for a in admins)
+
+    def post(cookie, csrf, path, **form):
+        body = urllib.parse.urlencode({**form, "csrf_token": csrf})
+        return lambda: _http(base, "POST", path, body, cookie)[0]
+
+    def new_user(kind):
+        with app.app_context():
+            user = service.register(f"{kind}-{secrets.token_hex(6)}@example.com")
+            chat = service.start_chat(user)
+            service.add_message(chat, "user", "hello")
+            return user.id, user.email, chat.id
+
+    statuses, doubled, erased_wrong, written_after = Counter(), 0, 0, 0
+    for _ in range(rounds):
+        user_id, _, _ = new_user("twice")
+        path = f"/admin/users/{user_id}/deactivate"
+        for status in _at_once(
+            [
+                post(c, t, path, reason="Spam or bot account")
+                for c, t in ((one, one_csrf), (two, two_csrf))
+            ]
+        ):
+            statuses[status] += 1
+        with app.app_context():
+            doubled += _count(M, user_id, "admin.deactivate") != 1
+
+        user_id, email, _ = new_user("erase-deactivate")
+        calls = [
+            post(one, one_csrf, f"/admin/users/{user_id}/erase", confirm=email),
+            post(two, two_csrf, f"/admin/users/{user_id}/deactivate", reason="Abuse"),
+        ]
+        for status in _at_once(calls):
+            statuses[status] += 1
+        with app.app_context():
+            erased = db.session.get(M.User, user_id)
+            last = db.session.scalars(
+                select(M.AuditLog.action)
+                .where(M.AuditLog.user_id == user_id)
+                .order_by(M.AuditLog.id.desc())
+                .limit(1)
+            ).one()
+            erased_wrong += erased.deactivation_reason != "Account erased" or last != "admin.erase"
+
+        user_id, email, chat_id = new_user("chatter")
+        cookie, csrf = _signed_in_cookie(app, user_id)
+        chatting = [
+            post(cookie, csrf, "/chat", message=f"still here {n}", chat_id=str(chat_id))
+            for n in range(6)
+        ]
+        for status in _at_once(
+            [*chatting, post(one, one_csrf, f"/admin/users/{user_id}/erase", confirm=email)]
+        ):
+            statuses[status] += 1
+        with app.app_context():
+            written_after += db.session.scalar(
+                select(func.count())
+                .select_from(M.Message)
+                .join(M.Chat, M.Chat.id == M.Message.chat_id)
+                .where(M.Chat.user_id == user_id, M.Message.content.is_not(None))
+            ) + db.session.scalar(
+                select(func.count())
+                .select_from(M.Chat)
+                .where(M.Chat.user_id == user_id, M.Chat.title.is_not(None))
+            )
+    return {
+        "answers": dict(sorted(statuses.items())),
+        "users with doubled or missing admin.deactivate": doubled,
+        "erasures overwritten or followed by a deactivation": erased_wrong,
+        "texts kept after an erasure": written_after,
+    }
+
+
+def _count(M, user_id: int, action: str) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(M.AuditLog)
+        .where(M.AuditLog.user_id == user_id, M.AuditLog.action == action)
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="default: bench/results/bench-N.sqlite")
@@ -300,12 +427,14 @@ def main() -> int:
             thread.join()
         took = time.monotonic() - started
         race = link_race(app, base)
+        admin_race = admin_races(app, base)
 
     with app.app_context():
         logged = Counter(
             db.session.execute(
                 select(M.AuditLog.action, M.AuditLog.user_id).where(
                     M.AuditLog.id > audit_start,
+                    M.AuditLog.user_id.in_(targets),
                     M.AuditLog.action.in_(["admin.deactivate", "admin.reactivate"]),
                 )
             ).all()
@@ -334,6 +463,10 @@ def main() -> int:
             race["answers"].get("signed in") == len(race["sessions and logins per link"])
             and set(race["sessions and logins per link"]) == {(1, 1)}
         ),
+        "state changes raced happened once, erasures held, no 5xx": (
+            not any(n for k, n in admin_race.items() if k != "answers")
+            and all(200 <= status < 500 for status in admin_race["answers"])
+        ),
     }
     shown = make_url(url).render_as_string(hide_password=True)
     print(f"{args.clients} clients, {args.workers} workers, {took:.0f} s, {shown}")
@@ -341,6 +474,7 @@ def main() -> int:
     print(f"{requests:,} requests ({requests / took:.0f}/s), answers by status: {answers}")
     print(f"{len(changes)} changes reported, {sum(logged.values())} audit entries written")
     print(f"link race: {race}")
+    print(f"admin races: {admin_race}")
     for name, ok in checks.items():
         print(f"{'pass' if ok else 'FAIL'}  {name}")
     for crash in crashes[:5]:

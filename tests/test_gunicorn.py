@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from bench.load import _http, link_race, serve
+from bench.load import _http, admin_races, link_race, serve
 
 SECRET = "gunicorn test"
 
@@ -45,3 +45,13 @@ def test_the_throttle_counts_across_workers(served):
     body = urllib.parse.urlencode({"email": "someone@example.com", "csrf_token": token})
     statuses = [_http(base, "POST", "/login", body, cookie)[0] for _ in range(8)]
     assert statuses == [302] * 5 + [429] * 3  # one count, whichever worker answered
+
+
+def test_state_changes_raced_happen_once_and_erasure_holds(served):
+    """Two admins deactivating one user at once; an erasure against a deactivation; an
+    erasure while the user sends six messages at once: five rounds of each."""
+    race = admin_races(*served, rounds=5)
+    assert all(200 <= status < 500 for status in race["answers"]), race
+    assert race["users with doubled or missing admin.deactivate"] == 0
+    assert race["erasures overwritten or followed by a deactivation"] == 0
+    assert race["texts kept after an erasure"] == 0

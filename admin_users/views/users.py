@@ -188,7 +188,12 @@ class UsersView(AdminOnlyMixin, ModelView):
             shown = user.email or user.guest_id
             return jsonify(error=f"Type {shown} exactly to confirm. Nothing was erased."), 400
         label = user.identifier
-        service.erase_user(user, actor=current_user, confirm=typed)
+        try:
+            changed = service.erase_user(user, actor=current_user, confirm=typed)
+        except service.CannotDeactivateSelf as error:
+            return jsonify(error=str(error)), 400
+        if not changed:  # another admin erased them meanwhile
+            return self._outcome(user, False, "This user was already erased: nothing changed.")
         return self._outcome(user, True, f"{label} is erased.")
 
     @action("deactivate", "Deactivate selected")
