@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from admin_users import AdminUsers, service
+from admin_users.models import valid_id
 
 db = SQLAlchemy()
 csrf = CSRFProtect()
@@ -92,7 +93,8 @@ def _instance_secret(path: Path) -> str:
 
 
 def _own_chat(visitor, chat_id):
-    chat = db.session.get(admin_users.models.Chat, chat_id)
+    chat_id = valid_id(chat_id)
+    chat = None if chat_id is None else db.session.get(admin_users.models.Chat, chat_id)
     if chat is None or visitor is None or chat.user_id != visitor.id:
         abort(404)
     return chat
@@ -127,6 +129,10 @@ def send():
     if not text:
         flash("Type a message first.")
         return redirect(url_for("chat.index"))
+    try:
+        service.check_text(text, "A message", single_line=False)
+    except service.InvalidText as error:
+        abort(400, str(error))
     visitor = service.guest_for_session()  # the signed-in user, or a guest on first chat
     chat_id = request.form.get("chat_id", type=int)
     chat = _own_chat(visitor, chat_id) if chat_id else service.start_chat(visitor)

@@ -16,10 +16,25 @@ from .models import Status
 admin_users_group = AppGroup("admin-users", help="Manage the chatbot's users.")
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters, and the invisible ones that
+    reorder or hide text (bidirectional overrides), shown as escapes (``\\x1b``)."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
+def _echo(line: str) -> None:
+    """Print a line made of user-supplied strings."""
+    click.echo(printable(line))
+
+
 def _user_or_fail(ref):
     user = service.find_user(ref)
     if user is None:
-        raise click.ClickException(f"No user {ref!r} (give an id, an email or a guest id).")
+        raise click.ClickException(
+            f"No user {printable(repr(ref))} (give an id, an email or a guest id)."
+        )
     return user
 
 
@@ -70,7 +85,7 @@ def create_admin_command(email):
         user = service.create_admin(email)
     except service.AdminUsersError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{user.email} is an admin.")
+    _echo(f"{user.email} is an admin.")
 
 
 @admin_users_group.command("login-link")
@@ -102,7 +117,7 @@ def list_command(search, status, sort, desc, limit):
     shown = 0
     for user in iterate(query, limit=limit):
         shown += 1
-        click.echo(
+        _echo(
             f"{user.id:>8}  {user.identifier:<40}  {user.customer_id or '-':<20}  "
             f"{user.current_status.label:<11}  {user.chat_count:>5}  "
             f"{user.created_at:%Y-%m-%d %H:%M}  {user.last_activity_at:%Y-%m-%d %H:%M}"
@@ -150,7 +165,7 @@ def show_command(user, entries):
         fields += [("name", profile.name), ("phone", profile.phone), ("address", profile.address)]
     for label, value in fields:
         if value is not None and value != "":
-            click.echo(f"{label + ':':<16}{value}")
+            _echo(f"{label + ':':<16}{value}")
     batch = tab_batch(user, "audit", limit=entries)
     click.echo("recent audit entries:" if batch.rows else "no audit entries")
     for entry in batch.rows:
@@ -164,7 +179,7 @@ def show_command(user, entries):
             line += f" by {by}"
         if entry.detail:
             line += f" — {entry.detail}"
-        click.echo(line.rstrip())
+        _echo(line.rstrip())
 
 
 # The admin a command acts as, named in the audit log.
@@ -182,7 +197,7 @@ def deactivate_command(user, reason, actor):
         changed = service.deactivate(user, reason=reason, actor=actor)
     except (ValueError, service.AdminUsersError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(service.outcome(user, "deactivate", changed))
+    _echo(service.outcome(user, "deactivate", changed))
 
 
 @admin_users_group.command("reactivate")
@@ -195,7 +210,7 @@ def reactivate_command(user, note, actor):
     if user.erased_at is not None:
         raise click.ClickException(f"{user.identifier} was erased and cannot be reactivated.")
     changed = service.reactivate(user, actor=actor, note=note)
-    click.echo(service.outcome(user, "reactivate", changed))
+    _echo(service.outcome(user, "reactivate", changed))
 
 
 @admin_users_group.command("export")
@@ -217,7 +232,7 @@ def export_command(user, output, actor):
         if output is None:
             out.write("\n")
     if output:
-        click.echo(f"Exported {user.identifier} to {output}.", err=True)
+        click.echo(printable(f"Exported {user.identifier} to {output}."), err=True)
 
 
 @admin_users_group.command("erase")
@@ -228,7 +243,7 @@ def erase_command(user, yes, actor):
     """Erase USER for good: personal data removed, audit entries kept without identity."""
     user, actor = _user_or_fail(user), _actor(actor)
     if user.erased_at is not None:
-        click.echo(f"{user.identifier} was already erased: nothing changed.")
+        _echo(f"{user.identifier} was already erased: nothing changed.")
         return
     shown = user.email or user.guest_id
     typed = shown if yes else click.prompt(f"This cannot be undone. Type {shown} to confirm")
@@ -236,4 +251,4 @@ def erase_command(user, yes, actor):
         service.erase_user(user, actor=actor, confirm=typed)
     except service.ConfirmationMismatch as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{shown} is erased.")
+    _echo(f"{shown} is erased.")

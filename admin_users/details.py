@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from .extension import get_state
 from .listing import BadListRequest, keyset_rows
+from .models import valid_id
 
 TABS = ("chats", "audit")
 
@@ -27,12 +28,9 @@ class TabBatch:
 
 
 def get_user(user_id):
-    """The user with this id, or None (for a malformed id too)."""
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < user_id < 2**63:
+    """The user with this id, or None (for a malformed or out-of-range id too)."""
+    user_id = valid_id(user_id)
+    if user_id is None:
         return None
     state = get_state()
     return state.db.session.get(state.models.User, user_id)
@@ -60,7 +58,9 @@ def _serializer() -> URLSafeSerializer:
 def _read_cursor(user, tab: str, token: str):
     try:
         user_id, cursor_tab, created, row_id = _serializer().loads(token)
-        after = (datetime.fromisoformat(created), int(row_id))
+        after = (datetime.fromisoformat(created), valid_id(row_id))
+        if after[1] is None:
+            raise ValueError("not an id")
     except (BadSignature, ValueError, TypeError):
         raise BadListRequest("This tab position is not valid; reopen the user.") from None
     if user_id != user.id or cursor_tab != tab:

@@ -106,6 +106,11 @@ class AdminUsers:
         return self._models
 
     def init_app(self, app: Flask, *, admin: Admin | None = None) -> None:
+        if not app.config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "admin-users signs sessions and sign-in links with SECRET_KEY: set it in the "
+                "app's configuration (from your secrets, never in the code) before init_app."
+            )
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         app.config.setdefault(

@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, column, func, literal_column, select, ta
 
 from . import search as search_index
 from .extension import get_state
-from .models import Status, utcnow
+from .models import MAX_ID, Status, utcnow, valid_id
 
 SORTS = ("email", "status", "chats", "created", "last_activity")
 # The direction of a first click on a header: names A to Z, numbers and times biggest first.
@@ -205,9 +205,11 @@ def read_cursor(query: ListQuery, token: str):
             value = datetime.fromisoformat(value)
         elif query.sort == "email":
             value = str(value)
-        else:
-            value = int(value)
-        user_id = int(user_id)
+        elif type(value) is not int or abs(value) > MAX_ID:
+            raise ValueError("not a count")
+        user_id = valid_id(user_id)
+        if user_id is None:
+            raise ValueError("not an id")
     except (BadSignature, ValueError, TypeError):
         raise BadListRequest("This list position is not valid; reload the list.") from None
     if fingerprint != query.fingerprint:

@@ -51,11 +51,29 @@ __all__ = [
     "identifier_key",
     "status_of",
     "utcnow",
+    "valid_id",
 ]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The ids' column is an INTEGER: 32 bits on PostgreSQL, so nothing above this is an id.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value) -> int | None:
+    """``value`` as a row id if it can be one (an int, or a string of digits, in the
+    column's range); None otherwise, so that no query is sent with it."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isascii() or not value.isdigit() or len(value) > 10:
+            return None
+        value = int(value)
+    if type(value) is not int or not 0 < value <= MAX_ID:
+        return None
+    return value
 
 
 class UTCDateTime(TypeDecorator):

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from . import search
 from .extension import get_state
 from .locks import lock_config, lock_user
-from .models import Status, status_of, utcnow
+from .models import Status, status_of, utcnow, valid_id
 from .sessions import end_sessions, refused_user, sign_in, sign_out
 
 __all__ = [
@@ -38,11 +38,13 @@ __all__ = [
     "EmailTaken",
     "InvalidEmail",
     "InvalidLink",
+    "InvalidText",
     "TooManyRequests",
     "add_message",
     "change_email",
     "chat_access",
     "chat_guard",
+    "check_text",
     "confirm_email",
     "create_admin",
     "create_guest",
@@ -99,6 +101,29 @@ class InvalidLink(AdminUsersError):
 
 class AccountDeactivated(AdminUsersError):
     pass
+
+
+class InvalidText(AdminUsersError, ValueError):
+    """A text field with a character SPEC's text fields refuse."""
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_text(value: str | None, field: str, *, single_line: bool = True) -> str | None:
+    """``value`` unchanged if it is a valid text field; else :class:`InvalidText`.
+
+    Control characters (C0 but tab, newline and carriage return; DEL; C1) are refused
+    in every field; single-line fields (email, customer id, names, phone, address lines)
+    refuse newlines too; free text (chat titles and messages, reasons, notes) keeps them.
+    """
+    if value is None:
+        return None
+    if _CONTROL.search(value):
+        raise InvalidText(f"{field} cannot contain control characters.")
+    if single_line and ("\n" in value or "\r" in value):
+        raise InvalidText(f"{field} must be on one line.")
+    return value
 
 
 class TooManyRequests(AdminUsersError):
@@ -210,7 +235,7 @@ def create_guest(*, ip: str | None = None):
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip()
+    email = check_text((email or "").strip(), "An email address")
     if len(email) > 320 or not EMAIL_RE.match(email):
         raise InvalidEmail("That does not look like an email address.")
     return email
@@ -277,7 +302,7 @@ def update_profile(user, *, ip: str | None = None, **fields):
             profile = Profile(user_id=user.id)
             session.add(profile)
         for name, value in fields.items():
-            value = (value or "").strip() or None
+            value = check_text((value or "").strip(), name.replace("_", " ").capitalize()) or None
             limit = Profile.__table__.c[name].type.length
             if value and len(value) > limit:
                 raise ValueError(f"{name} is longer than {limit} characters")
@@ -289,7 +314,7 @@ def update_profile(user, *, ip: str | None = None, **fields):
 
 def set_customer_id(user, customer_id: str | None):
     """Link the user to an external customer id (from an integration), or unlink."""
-    customer_id = (customer_id or "").strip() or None
+    customer_id = check_text((customer_id or "").strip(), "A customer id") or None
     if customer_id and len(customer_id) > 255:
         raise ValueError("customer id is longer than 255 characters")
     with _transaction() as session:
@@ -306,7 +331,8 @@ def find_user(ref):
     session = _session()
     ref = str(ref).strip()
     if ref.isdigit():
-        return session.get(User, int(ref))
+        user_id = valid_id(ref)
+        return None if user_id is None else session.get(User, user_id)
     if not ref:
         return None
     return session.scalar(select(User).where(User.identifier_key == ref.casefold()))
@@ -370,10 +396,6 @@ def link_url(token: str) -> str:
         return url_for(endpoint, token=token, _external=True)
 
 
-def _int(value) -> int:
-    return value if type(value) is int else 0
-
-
 USED = "This sign-in link has already been used. Ask for a new one."
 
 
@@ -393,7 +415,7 @@ def redeem_login_link(token: str, *, ip: str | None = None):
         raise InvalidLink("This sign-in link has expired. Ask for a new one.") from None
     except BadSignature:
         raise InvalidLink("This sign-in link is not valid.") from None
-    if not isinstance(data, dict) or not 0 < _int(data.get("u")) < 2**31:
+    if not isinstance(data, dict) or valid_id(data.get("u")) is None:
         raise InvalidLink("This sign-in link is not valid.")
     User = _models().User
     user = _session().get(User, data["u"])
@@ -496,6 +518,7 @@ def throttle(email: str | None = None) -> None:
 def start_chat(user, *, title: str | None = None, ip: str | None = None):
     """A new conversation of ``user``; counted in their chat count at once."""
     User, Chat = _models().User, _models().Chat
+    check_text(title, "A chat title", single_line=False)
     with _transaction() as session:
         _acting_for(session, user)
         if user.id is None:
@@ -519,6 +542,7 @@ def add_message(chat, role: str, content: str):
     """Append a message; the user's first message titles an untitled chat."""
     if role not in ("user", "assistant"):
         raise ValueError("role must be 'user' or 'assistant'")
+    check_text(content, "A message", single_line=False)
     M = _models()
     with _transaction() as session:
         _acting_for(session, session.get(M.User, chat.user_id))
@@ -565,6 +589,9 @@ def record_event(
     detail: str | None = None,
 ):
     """Record something the user did (login, logout, ...) in their audit log."""
+    check_text(action, "An action")
+    check_text(entity, "An entity")
+    check_text(detail, "A detail", single_line=False)
     with _transaction() as session:
         _acting_for(session, user)
         entry = _audit(user, action, entity=entity, ip=ip, detail=detail)
@@ -600,7 +627,7 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
     the user ends: it is refused from its next request on (see :func:`chat_access`),
     and stays void after a reactivation; nothing of theirs is deleted.
     """
-    reason = (reason or "").strip()
+    reason = check_text((reason or "").strip(), "A reason", single_line=False)
     if not reason:
         raise ValueError("A reason is required to deactivate a user.")
     if actor is not None and actor.id == user.id:
@@ -633,6 +660,7 @@ def outcome(user, action: str, changed: bool) -> str:
 
 def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = None) -> bool:
     """Restore access; False (and no change) if not deactivated. Erased users stay erased."""
+    check_text(note, "A note", single_line=False)
     with _transaction() as session:
         lock_user(session, user)
         if user.deactivated_at is None or user.erased_at is not None:

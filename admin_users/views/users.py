@@ -153,7 +153,7 @@ class UsersView(AdminOnlyMixin, ModelView):
             return jsonify(error=NO_REASON), 400
         try:
             changed = service.deactivate(user, reason=reason, actor=current_user)
-        except service.CannotDeactivateSelf as error:
+        except (service.CannotDeactivateSelf, service.InvalidText) as error:
             return jsonify(error=str(error)), 400
         return self._outcome(user, changed, service.outcome(user, "deactivate", changed))
 
@@ -163,7 +163,10 @@ class UsersView(AdminOnlyMixin, ModelView):
         user = self._user_or_404(user_id)
         if user.erased_at is not None:
             return jsonify(error="An erased user cannot be reactivated."), 400
-        changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
+        try:
+            changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
+        except service.InvalidText as error:
+            return jsonify(error=str(error)), 400
         return self._outcome(user, changed, service.outcome(user, "reactivate", changed))
 
     @expose("/<int:user_id>/export", methods=["POST"])
@@ -201,10 +204,16 @@ class UsersView(AdminOnlyMixin, ModelView):
         """Bulk deactivation: one reason, an audit entry for each user."""
         wants_json = request.accept_mimetypes.best == "application/json"
         reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
+        try:
+            service.check_text(reason, "A reason", single_line=False)
+        except service.InvalidText as error:
+            reason, invalid = "", str(error)
+        else:
+            invalid = NO_REASON
         if not reason:
             if wants_json:
-                return jsonify(error=NO_REASON), 400
-            flash(NO_REASON, "error")
+                return jsonify(error=invalid), 400
+            flash(invalid, "error")
             return None
         done, skipped, users = 0, 0, []
         for user_id in dict.fromkeys(ids):
