@@ -117,9 +117,13 @@ class AdminUsers:
             "REMEMBER_COOKIE_DURATION",
             timedelta(seconds=app.config["ADMIN_USERS_REMEMBER_LIFETIME"]),
         )
+        # Flask-Login's remember cookie as the session cookie: never sent by another
+        # site's request that changes something, Secure where the session cookie is.
+        app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
         from limits import storage, strategies
 
-        from . import sessions
+        from . import headers, sessions
         from .throttle import DatabaseStorage
         from .views import AdminUsersIndexView, AppConfigView, UsersView
 
@@ -154,6 +158,14 @@ class AdminUsers:
         )
         admin.add_view(UsersView(self.models.User, self.db, name="Users", endpoint="users"))
         admin.add_view(AppConfigView(name="App Config", endpoint="app_config", url="app-config"))
+        if admin.csp_nonce_generator is None:
+            admin.csp_nonce_generator = headers.nonce
+        ours = {"users", "app_config", "admin_users"}
+        if isinstance(admin.index_view, AdminUsersIndexView):
+            ours.add(admin.index_view.endpoint)
+        headers.protect(
+            app, {f"{admin.endpoint}.static"}, tuple(f"{name}." for name in sorted(ours))
+        )
 
         from flask_wtf.csrf import generate_csrf
 

@@ -275,9 +275,17 @@ def page(browser, server):
             route.abort()
 
     page.route("**/*", only_local)
+    # Any Content-Security-Policy violation the browser reports fails the test.
+    violations = []
+    context.expose_binding("__cspViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', "
+        "e => window.__cspViolation(e.violatedDirective + ' ' + e.blockedURI))"
+    )
     page.expected_console_errors = []  # a test that provokes e.g. a 404 says so here
     yield page
     context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
     errors = [e for e in errors if not any(x in e for x in page.expected_console_errors)]
     assert errors == [], f"JavaScript errors: {errors}"
     assert foreign == [], f"requests to other hosts: {foreign}"

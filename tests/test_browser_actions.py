@@ -63,7 +63,7 @@ def test_bulk_deactivation_with_a_row_loaded_by_scrolling(admin_page, tmp_path):
     page.goto("/admin/users/")
     rows = page.locator("tr.user-row")
     page.mouse.wheel(0, 20000)
-    page.wait_for_function("document.querySelectorAll('tr.user-row').length > 30")
+    page.wait_for_function("() => document.querySelectorAll('tr.user-row').length > 30")
     picked = [rows.nth(n) for n in (1, 4, 40)]  # the last was loaded by scrolling
     ids = [row.get_attribute("data-user-id") for row in picked]
     already = sum(row.locator("td.col-status").inner_text() == "Deactivated" for row in picked)

@@ -60,7 +60,7 @@ def test_closing_keeps_the_list_where_it_was(admin_page):
     page.wait_for_selector("#user-dialog.show .user-info")
     page.keyboard.press("Escape")
     page.wait_for_selector("#user-dialog", state="hidden")
-    page.wait_for_function("!location.search.includes('user=')")
+    page.wait_for_function("() => !location.search.includes('user=')")
     assert page.evaluate("window.scrollY") == 300
     assert page.evaluate("document.activeElement.dataset.userId") == user_id
 
@@ -75,16 +75,20 @@ def test_click_a_row_switch_tabs_and_scroll_a_tab(admin_page, tmp_path):
     page.wait_for_selector("#user-tab-chats .tab-empty:not([hidden])")  # no chats
     assert page.locator("#user-tab-audit tr").count() == 1  # the header only: not loaded yet
     page.click("#user-tab-audit-link")
-    page.wait_for_function("document.querySelectorAll('#user-tab-audit tr.audit-row').length >= 30")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#user-tab-audit tr.audit-row').length >= 30"
+    )
     dialog.locator("#user-tab-audit tr.audit-row").nth(29).scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelectorAll('#user-tab-audit tr.audit-row').length >= 60")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#user-tab-audit tr.audit-row').length >= 60"
+    )
     page.screenshot(path=str(tmp_path / "dialog.png"))
     actions = dialog.locator("#user-tab-audit td.col-action code").all_inner_texts()
     assert actions[:4] == ["profile.update", "register", "event.1", "event.2"]
     assert len(actions) == len(set(actions))
     page.keyboard.press("Escape")
     page.wait_for_selector("#user-dialog", state="hidden")
-    page.wait_for_function("!location.search.includes('user=')")
+    page.wait_for_function("() => !location.search.includes('user=')")
 
 
 def test_enter_on_a_focused_row_and_the_close_button(admin_page):
@@ -97,7 +101,7 @@ def test_enter_on_a_focused_row_and_the_close_button(admin_page):
     assert page.locator("#user-dialog .modal-body").get_attribute("data-user-id") == user_id
     page.click("#user-dialog .modal-footer button:has-text('Close')")
     page.wait_for_selector("#user-dialog", state="hidden")
-    page.wait_for_function("!location.search.includes('user=')")
+    page.wait_for_function("() => !location.search.includes('user=')")
     assert page.evaluate("document.activeElement.dataset.userId") == user_id
 
 
@@ -108,7 +112,7 @@ def test_deep_link_and_back_button(admin_page, server):
     assert page.locator("#user-dialog .field-email").inner_text() == "busy@example.com"
     page.keyboard.press("Escape")
     page.wait_for_selector("#user-dialog", state="hidden")
-    page.wait_for_function("!location.search.includes('user=')")
+    page.wait_for_function("() => !location.search.includes('user=')")
     assert "sort=email" in page.url
     open_dialog_of(page, page.busy_id)
     page.go_back()
@@ -181,7 +185,7 @@ def test_closing_while_the_dialog_is_still_opening(admin_page, how):
     page.evaluate(CLOSE_WHILE_SHOWING, how)
     page.click(f"tr.user-row[data-user-id='{page.busy_id}'] td.col-user")
     page.evaluate("window.dialogHidden")  # shown, then closed at once
-    page.wait_for_function("!location.search.includes('user=')")
+    page.wait_for_function("() => !location.search.includes('user=')")
     assert not page.evaluate("document.body.classList.contains('modal-open')")
     assert page.locator("#user-dialog").is_hidden()
     page.go_forward()  # the entry the click pushed is still there

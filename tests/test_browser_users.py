@@ -26,7 +26,9 @@ def test_infinite_scroll_loads_30_at_a_time(admin_page, tmp_path):
     assert first.get_attribute("title")  # the exact time, in the browser's zone
     for expected in (60, 90):
         page.mouse.wheel(0, 20000)
-        page.wait_for_function(f"document.querySelectorAll('tr.user-row').length >= {expected}")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('tr.user-row').length >= {expected}"
+        )
     ids = user_ids(page)
     assert len(ids) == len(set(ids)) >= 90
     assert page.locator("tr.user-row time[data-shown]").count() == 2 * len(ids)
@@ -51,7 +53,7 @@ def test_search_by_enter_and_by_button(admin_page, tmp_path):
     users = page.locator("tr.user-row td.col-user").all_inner_texts()
     assert users and all("exämple.de" in u.casefold() for u in users)
     page.wait_for_function(
-        "[...document.querySelectorAll('.status-count')].every(b => b.textContent !== '')"
+        "() => [...document.querySelectorAll('.status-count')].every(b => b.textContent !== '')"
     )
     page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
     box = page.locator("input.users-search")
@@ -83,7 +85,7 @@ def test_search_answers_in_place(admin_page, browser_app):
     assert page.evaluate("window.notReloaded") is True
     assert user_ids(page) == expected[:30]
     page.wait_for_function(
-        "[...document.querySelectorAll('.status-count')].every(b => b.textContent !== '')"
+        "() => [...document.querySelectorAll('.status-count')].every(b => b.textContent !== '')"
     )
     counts = page.locator(".status-count").all_inner_texts()
     assert sum(int(c.replace(",", "")) for c in counts) == len(expected)
@@ -94,7 +96,9 @@ def test_search_answers_in_place(admin_page, browser_app):
     page.wait_for_selector("#list-end:not([hidden])")
     assert user_ids(page) == expected
     page.go_back()
-    page.wait_for_function(f"document.querySelector('tr.user-row').dataset.userId === '{first_id}'")
+    page.wait_for_function(
+        f"() => document.querySelector('tr.user-row').dataset.userId === '{first_id}'"
+    )
     assert "q=" not in page.url and page.locator("input.users-search").input_value() == ""
 
 
@@ -111,7 +115,7 @@ def test_sort_header_clicked_twice(admin_page):
     assert counts == sorted(counts)
     assert page.locator("th[aria-sort='ascending'] .fa-chevron-up").count() == 1
     page.mouse.wheel(0, 20000)
-    page.wait_for_function("document.querySelectorAll('tr.user-row').length >= 60")
+    page.wait_for_function("() => document.querySelectorAll('tr.user-row').length >= 60")
     counts = [int(c) for c in page.locator("td.col-chats").all_inner_texts()]
     assert counts == sorted(counts)
 
@@ -120,7 +124,7 @@ def test_status_filter_with_counts(admin_page):
     page = admin_page
     badge = page.locator(".status-filter [data-status='guest'] .status-count")
     page.wait_for_function(
-        "document.querySelector(\".status-filter [data-status='guest'] .status-count\")"
+        "() => document.querySelector(\".status-filter [data-status='guest'] .status-count\")"
         ".textContent !== ''"
     )
     guests = int(badge.inner_text().replace(",", ""))

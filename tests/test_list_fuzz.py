@@ -86,3 +86,67 @@ def test_dialog_and_tab_parameters_never_cause_a_server_error(
     url = f"/admin/users/{user}" + (f"/{tab}" if tab else "")
     response = client.get(url, query_string={"cursor": cursor} if cursor is not None else {})
     assert response.status_code in (200, 400, 404, 405), (url, cursor, response.status_code)
+
+
+TEXT = st.one_of(st.sampled_from(ODD), st.text(max_size=60))
+IDS = st.one_of(st.integers(-3, 60), st.sampled_from(["abc", "9" * 30, str(2**31), str(2**63)]))
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    user=IDS,
+    action=st.sampled_from(["deactivate", "reactivate", "erase", "export", "bulk"]),
+    form=st.fixed_dictionaries(
+        {}, optional={"reason": TEXT, "detail": TEXT, "note": TEXT, "confirm": TEXT}
+    ),
+)
+def test_admin_actions_never_cause_a_server_error(client, auth, app, api, user, action, form):
+    if not hasattr(app, "_fuzz_admin"):
+        with app.app_context():
+            app._fuzz_admin = api.create_admin("admin@example.com").id
+            for n in range(5):
+                api.register(f"target{n}@example.com")
+    auth.login(app._fuzz_admin)
+    token = client.get("/admin/users/csrf-token").get_json()["token"]
+    headers = {"X-CSRFToken": token, "Accept": "application/json"}
+    if action == "bulk":
+        url, form = "/admin/users/action/", {**form, "action": "deactivate", "rowid": str(user)}
+    else:
+        url = f"/admin/users/{user}/{action}"
+    response = client.post(url, data=form, headers=headers)
+    assert response.status_code in (200, 400, 404), (url, form, response.status_code)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    route=st.sampled_from(["index", "send", "delete", "register", "login", "profile"]),
+    chat=IDS,
+    text=TEXT,
+)
+def test_the_demo_hosts_routes_never_cause_a_server_error(app, route, chat, text):
+    from conftest import csrf_token_for
+
+    client = app.test_client()
+    token = csrf_token_for(client)
+    if route == "index":
+        response = client.get("/", query_string={"chat": str(chat)})
+    elif route == "send":
+        data = {"message": text, "chat_id": str(chat), "csrf_token": token}
+        response = client.post("/chat", data=data)
+    elif route == "delete":
+        response = client.post(f"/chat/{chat}/delete", data={"csrf_token": token})
+    elif route == "profile":
+        client.post("/register", data={"email": f"p{chat}@example.com", "csrf_token": token})
+        data = {"first_name": text, "city": text, "csrf_token": csrf_token_for(client)}
+        response = client.post("/profile", data=data)
+    else:
+        response = client.post(f"/{route}", data={"email": text, "csrf_token": token})
+    assert response.status_code < 500, (route, chat, text, response.status_code)
