@@ -330,6 +330,8 @@ def find_user(ref):
     User = _models().User
     session = _session()
     ref = str(ref).strip()
+    if _CONTROL.search(ref):  # no identifier holds one (and PostgreSQL refuses NUL)
+        return None
     if ref.isdigit():
         user_id = valid_id(ref)
         return None if user_id is None else session.get(User, user_id)
