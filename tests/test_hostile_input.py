@@ -156,3 +156,35 @@ def test_a_missing_secret_key_is_a_clear_error(tmp_path):
     db = SQLAlchemy(app)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         AdminUsers(app, db=db)
+
+
+def test_direction_characters_are_shown_isolated_not_obeyed(app, api, admin_id, admin_client):
+    """ "spoof\\u202egpj.exe" would read "spoofexe.jpg": the list, the dialog and its tabs
+    show the override as a marker, and each user-written string inside ``<bdi>``."""
+    spoof = "spoof\u202egpj.exe@example.com"
+    with app.app_context():
+        user = api.register(spoof)
+        api.set_customer_id(user, "cus\u2067x")
+        api.start_chat(user, title="title\u202dx")
+        api.deactivate(user, reason="why\u200fnot")
+        user_id = user.id
+    pages = {
+        "list": "/admin/users/",
+        "batch": "/admin/users/batch",
+        "dialog": f"/admin/users/{user_id}",
+        "chats": f"/admin/users/{user_id}/chats",
+        "audit": f"/admin/users/{user_id}/audit",
+    }
+    marker = '<mark class="bidi-control" title="Hidden direction character">U+{}</mark>'
+    for name, url in pages.items():
+        html = admin_client.get(url).get_data(as_text=True)
+        assert not any(c in html for c in "\u202e\u2067\u202d\u200f"), name
+        if name in ("list", "batch", "dialog"):
+            assert f"<bdi>spoof{marker.format('202E')}gpj.exe@example.com</bdi>" in html, name
+            assert f"<bdi>cus{marker.format('2067')}x</bdi>" in html, name
+    assert marker.format("202D") in admin_client.get(pages["chats"]).get_data(as_text=True)
+    dialog = admin_client.get(pages["dialog"]).get_data(as_text=True)
+    assert marker.format("200F") in dialog
+    assert 'aria-label="Select spoof[U+202E]gpj.exe@example.com"' in (
+        admin_client.get(pages["list"]).get_data(as_text=True)
+    )

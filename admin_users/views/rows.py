@@ -8,7 +8,36 @@ good share of a 3 ms request.
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup, escape
+
+# The invisible characters that reorder the text around them: the bidirectional marks,
+# embeddings, overrides and isolates. "abc\u202egpj.exe" would show as "abcexe.jpg".
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+MARKER = '<mark class="bidi-control" title="Hidden direction character">U+{:04X}</mark>'
+
+
+def _marker(match) -> str:
+    return MARKER.format(ord(match[0]))
+
+
+def user_text(value) -> Markup:
+    """A string a user wrote, for HTML: escaped, isolated from the text around it
+    (``<bdi>``), and with any direction character shown as a visible marker rather
+    than obeyed, so that no name can pass for another."""
+    text = str(escape(value))
+    if _BIDI.search(text):
+        text = _BIDI.sub(_marker, text)
+    return Markup(f"<bdi>{text}</bdi>")
+
+
+def user_attribute(value) -> str:
+    """The same for an attribute's value (an ``aria-label``): the marker as text."""
+    return str(escape(_BIDI.sub(lambda m: f"[U+{ord(m[0]):04X}]", str(value))))
+
 
 ERASED = ' <span class="badge badge-dark">Erased</span>'
 
@@ -26,13 +55,13 @@ def _time(value) -> str:
 
 
 def user_row(user) -> str:
-    name = escape(user.identifier)
+    customer_id = user_text(user.customer_id) if user.customer_id else ""
     return (
         f'<tr class="user-row" data-user-id="{user.id}" tabindex="0">'
         '<td class="col-select"><input type="checkbox" class="action-checkbox" name="rowid"'
-        f' value="{user.id}" aria-label="Select {name}"></td>'
-        f'<td class="col-user">{name}</td>'
-        f'<td class="col-customer-id">{escape(user.customer_id or "")}</td>'
+        f' value="{user.id}" aria-label="Select {user_attribute(user.identifier)}"></td>'
+        f'<td class="col-user">{user_text(user.identifier)}</td>'
+        f'<td class="col-customer-id">{customer_id}</td>'
         f'<td class="col-status">{status_badge(user)}</td>'
         f'<td class="col-chats text-right">{user.chat_count}</td>'
         f'<td class="col-created">{_time(user.created_at)}</td>'

@@ -21,7 +21,7 @@ from ..details import TABS, get_user, identifiers, profile_of, tab_batch
 from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
 from ..models import Status
 from .access import AdminOnlyMixin
-from .rows import rows_document, status_badge, user_rows
+from .rows import rows_document, status_badge, user_rows, user_text
 
 NO_REASON = "Give a reason: it goes into the audit log."
 COLUMNS = [
@@ -45,6 +45,10 @@ class UsersView(AdminOnlyMixin, ModelView):
     can_edit = False
     can_delete = False
     can_view_details = False
+
+    def render(self, template, **kwargs):
+        """Every template here shows what users wrote through ``user_text``."""
+        return super().render(template, user_text=user_text, status_badge=status_badge, **kwargs)
 
     def _user_or_404(self, user_id):
         user = get_user(user_id)
@@ -91,7 +95,6 @@ class UsersView(AdminOnlyMixin, ModelView):
         return self.render(
             "admin_users/user_detail.html",
             user=user,
-            status_badge=status_badge,
             profile=profile_of(user),
             deactivated_by=identifiers([user.deactivated_by_id]).get(user.deactivated_by_id),
             reasons=service.DEACTIVATION_REASONS,
