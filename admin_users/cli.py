@@ -8,10 +8,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import service
-from .extension import create_tables, get_state
+from . import migrate, service
+from .demo_data import seed_demo_data
+from .details import identifiers, profile_of, tab_batch
 from .listing import SORTS, BadListRequest, ListQuery, iterate
 from .models import Status
+from .state import get_state
 
 admin_users_group = AppGroup("admin-users", help="Manage the chatbot's users.")
 
@@ -41,7 +43,7 @@ def _user_or_fail(ref):
 @admin_users_group.command("init-db")
 def init_db_command():
     """Create the extension's tables (those that do not exist yet) and search index."""
-    create_tables()
+    migrate.create_tables()
     click.echo("Tables are ready.")
 
 
@@ -49,8 +51,6 @@ def init_db_command():
 @click.option("--revision", default="head", show_default=True)
 def upgrade_command(revision):
     """Apply the extension's migrations (its own version table; the default models)."""
-    from . import migrate
-
     migrate.upgrade(revision)
     click.echo(f"The extension's tables are at {migrate.current() or 'base'}.")
 
@@ -61,9 +61,7 @@ def upgrade_command(revision):
 @click.option("--if-empty", is_flag=True, help="Do nothing if there are users already.")
 def demo_data_command(count, seed, if_empty):
     """Fill the database with realistic users, chats and audit entries."""
-    from .demo_data import seed_demo_data
-
-    create_tables()
+    migrate.create_tables()
     state = get_state()
     if if_empty and state.db.session.scalar(select(state.models.User.id).limit(1)):
         click.echo("There are users already: no demo data added.")
@@ -141,8 +139,6 @@ def _actor(email):
 @click.option("--entries", default=10, show_default=True, help="How many recent audit entries.")
 def show_command(user, entries):
     """Show USER (an id, an email or a guest id): fields, status and recent audit entries."""
-    from .details import identifiers, profile_of, tab_batch
-
     user = _user_or_fail(user)
     status = user.current_status.label + (" (erased)" if user.erased_at else "")
     fields = [

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, func, select, text
 
 from . import search
-from .extension import get_state
 from .models import derived_columns
+from .state import get_state
 
 CHUNK = 10_000
 SPAN_SECONDS = 730 * 24 * 3600

@@ -13,9 +13,9 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from .extension import get_state
 from .listing import BadListRequest, keyset_rows
 from .models import valid_id
+from .state import get_state
 
 TABS = ("chats", "audit")
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 from flask_admin import Admin
+from flask_wtf.csrf import generate_csrf
+from limits import storage, strategies
 from sqlalchemy import event
 
+from . import headers, sessions
+from .cli import admin_users_group
+from .migrate import create_tables
 from .models import Models, build_models
+from .state import State, get_state
+from .throttle import DatabaseStorage
+from .views import AdminUsersIndexView, AppConfigView, UsersView
+
+__all__ = ["DEFAULTS", "AdminUsers", "create_tables", "get_state"]
 
 DEFAULTS = {
     "ADMIN_USERS_ADMIN_NAME": "Admin",
@@ -27,17 +36,6 @@ DEFAULTS = {
     "ADMIN_USERS_THROTTLE_PER_IP": "30 per hour",
     "ADMIN_USERS_THROTTLE_STORAGE": "database",
 }
-
-
-@dataclass(frozen=True)
-class State:
-    """What ``app.extensions["admin_users"]`` holds for one app."""
-
-    extension: AdminUsers
-    db: object
-    models: Models
-    admin: Admin
-    limiter: object  # limits' rate limiter of sign-in emails (service.throttle)
 
 
 class AdminUsers:
@@ -121,12 +119,6 @@ class AdminUsers:
         # site's request that changes something, Secure where the session cookie is.
         app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
         app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
-        from limits import storage, strategies
-
-        from . import headers, sessions
-        from .throttle import DatabaseStorage
-        from .views import AdminUsersIndexView, AppConfigView, UsersView
-
         admin = admin or self.admin
         if admin is None:
             url = app.config["ADMIN_USERS_ADMIN_URL"]
@@ -167,11 +159,7 @@ class AdminUsers:
             app, {f"{admin.endpoint}.static"}, tuple(f"{name}." for name in sorted(ours))
         )
 
-        from flask_wtf.csrf import generate_csrf
-
         app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
-
-        from .cli import admin_users_group
 
         app.cli.add_command(admin_users_group)
 
@@ -188,26 +176,3 @@ def _sqlite_pragmas(dbapi_connection, _record):
     # Freed pages are zeroed, so erased text leaves no copy in the file.
     cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
-
-
-def create_tables() -> None:
-    """Create the extension's tables that do not exist yet, and the search index (or
-    rebuild one that an earlier version made)."""
-    from . import search
-
-    state = get_state()
-    tables = [getattr(state.models, name).__table__ for name in state.models.__dataclass_fields__]
-    with state.db.engine.begin() as connection:
-        state.db.metadata.create_all(connection, tables=tables)
-        search.update(connection, state.models.User.__tablename__)
-
-
-def get_state() -> State:
-    """The extension's state for the current app, or a clear error."""
-    try:
-        return current_app.extensions["admin_users"]
-    except KeyError:
-        raise RuntimeError(
-            "admin-users is not set up on this app: call AdminUsers(app, db=db) "
-            "or admin_users.init_app(app) in your app factory."
-        ) from None

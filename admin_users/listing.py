@@ -18,8 +18,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, bindparam, column, func, literal_column, select, table
 
 from . import search as search_index
-from .extension import get_state
 from .models import MAX_ID, Status, utcnow, valid_id
+from .state import get_state
 
 SORTS = ("email", "status", "chats", "created", "last_activity")
 # The direction of a first click on a header: names A to Z, numbers and times biggest first.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from .extension import get_state
+from .state import get_state
 
 
 def lock_user(session, user):

@@ -23,7 +23,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 
 from . import search
-from .extension import get_state
+from .models import _defaults
+from .state import get_state
 
 __all__ = [
     "DIRECTORY",
@@ -31,6 +32,7 @@ __all__ = [
     "VERSION_TABLE",
     "at_head",
     "config",
+    "create_tables",
     "current",
     "downgrade",
     "head",
@@ -124,8 +126,6 @@ def target_metadata() -> MetaData:
 
 
 def _own_models(state) -> bool:
-    from .models import _defaults
-
     return _defaults.get(state.db) is not state.models
 
 
@@ -153,6 +153,16 @@ def host_include_object(obj, name, type_, reflected, compare_to) -> bool:
     if type_ == "table" and (name in TABLES or name == VERSION_TABLE):
         return False
     return not _is_search_object(name, type_)
+
+
+def create_tables() -> None:
+    """Create the extension's tables that do not exist yet, and the search index (or
+    rebuild one that an earlier version made)."""
+    state = get_state()
+    tables = [getattr(state.models, name).__table__ for name in state.models.__dataclass_fields__]
+    with state.db.engine.begin() as connection:
+        state.db.metadata.create_all(connection, tables=tables)
+        search.update(connection, state.models.User.__tablename__)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from . import search
-from .extension import get_state
 from .locks import lock_config, lock_user
 from .models import Status, status_of, utcnow, valid_id
 from .sessions import end_sessions, refused_user, sign_in, sign_out
+from .state import get_state
 
 __all__ = [
     "AccountDeactivated",

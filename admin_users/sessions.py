@@ -23,8 +23,8 @@ from datetime import timedelta
 from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import select, update
 
-from .extension import get_state
 from .models import Status, status_of, utcnow
+from .state import get_state
 
 __all__ = [
     "end_sessions",

@@ -15,7 +15,7 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extension import get_state
+from .state import get_state
 
 
 class DatabaseStorage(Storage):

@@ -8,8 +8,8 @@ Run it with :func:`admin_users.migrate.upgrade` or with Flask-Migrate's
 
 from alembic import context
 
-from admin_users.extension import get_state
 from admin_users.migrate import VERSION_TABLE, include_object, target_metadata
+from admin_users.state import get_state
 
 if context.is_offline_mode():
     raise RuntimeError(

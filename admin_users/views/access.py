@@ -10,8 +10,8 @@ from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
-from ..extension import get_state
 from ..service import may_use_admin
+from ..state import get_state
 
 
 class AdminOnlyMixin:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from .. import service
 from ..details import identifiers
-from ..extension import get_state
+from ..state import get_state
 from .access import AdminOnlyMixin
 
 
