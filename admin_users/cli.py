@@ -10,12 +10,23 @@ from sqlalchemy import select
 
 from . import migrate, service
 from .demo_data import seed_demo_data
-from .details import identifiers, profile_of, tab_batch
+from .details import profile_of, tab_batch
 from .listing import SORTS, BadListRequest, ListQuery, iterate
 from .models import Status
 from .state import get_state
 
-admin_users_group = AppGroup("admin-users", help="Manage the chatbot's users.")
+
+class _Group(AppGroup):
+    """The commands' group: what the service refuses is a clear error, exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except service.AdminUsersError as error:
+            raise click.ClickException(printable(str(error))) from None
+
+
+admin_users_group = _Group("admin-users", help="Manage the chatbot's users.")
 
 
 def printable(text: str) -> str:
@@ -153,7 +164,7 @@ def show_command(user, entries):
         ("confirmed", user.confirmed_at),
         ("last activity", user.last_activity_at),
         ("deactivated", user.deactivated_at),
-        ("deactivated by", identifiers([user.deactivated_by_id]).get(user.deactivated_by_id)),
+        ("deactivated by", service.deactivated_by(user)),
         ("reason", user.deactivation_reason),
     ]
     profile = profile_of(user)
@@ -165,8 +176,9 @@ def show_command(user, entries):
     batch = tab_batch(user, "audit", limit=entries)
     click.echo("recent audit entries:" if batch.rows else "no audit entries")
     for entry in batch.rows:
-        by = batch.actors.get(entry.actor_id, "") if entry.by_admin else ""
-        by = by or ("cli" if entry.actor_id is None and entry.origin == "cli" else "")
+        by = service.actor_label(
+            entry.actor_id, by_admin=entry.by_admin, origin=entry.origin, names=batch.actors
+        )
         line = (
             f"  {entry.created_at:%Y-%m-%d %H:%M:%S}  {entry.action:<18} {entry.entity or '':<16}"
         )
@@ -189,11 +201,8 @@ actor_option = click.option("--actor", help="The admin's email, for the audit lo
 def deactivate_command(user, reason, actor):
     """Deactivate USER: refused from their next request, data kept."""
     user, actor = _user_or_fail(user), _actor(actor)
-    try:
-        changed = service.deactivate(user, reason=reason, actor=actor)
-    except (ValueError, service.AdminUsersError) as error:
-        raise click.ClickException(str(error)) from None
-    _echo(service.outcome(user, "deactivate", changed))
+    changed = service.deactivate(user, reason=reason, actor=actor)
+    _echo(service.outcome(user.identifier, "deactivate", changed))
 
 
 @admin_users_group.command("reactivate")
@@ -203,10 +212,8 @@ def deactivate_command(user, reason, actor):
 def reactivate_command(user, note, actor):
     """Reactivate USER: access again from their next request."""
     user, actor = _user_or_fail(user), _actor(actor)
-    if user.erased_at is not None:
-        raise click.ClickException(f"{user.identifier} was erased and cannot be reactivated.")
     changed = service.reactivate(user, actor=actor, note=note)
-    _echo(service.outcome(user, "reactivate", changed))
+    _echo(service.outcome(user.identifier, "reactivate", changed))
 
 
 @admin_users_group.command("export")
@@ -238,13 +245,9 @@ def export_command(user, output, actor):
 def erase_command(user, yes, actor):
     """Erase USER for good: personal data removed, audit entries kept without identity."""
     user, actor = _user_or_fail(user), _actor(actor)
-    if user.erased_at is not None:
-        _echo(f"{user.identifier} was already erased: nothing changed.")
-        return
-    shown = user.email or user.guest_id
-    typed = shown if yes else click.prompt(f"This cannot be undone. Type {shown} to confirm")
-    try:
-        service.erase_user(user, actor=actor, confirm=typed)
-    except service.ConfirmationMismatch as error:
-        raise click.ClickException(str(error)) from None
-    _echo(f"{shown} is erased.")
+    label, shown = user.identifier, service.confirmation_text(user)
+    typed = None
+    if shown is not None and not yes:
+        typed = click.prompt(printable(f"This cannot be undone. Type {shown} to confirm"))
+    changed = service.erase_user(user, actor=actor, confirm=typed)
+    _echo(service.outcome(label, "erase", changed))

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, text
 
 from . import search
 from .models import derived_columns
+from .service import DEACTIVATION_REASONS
 from .state import get_state
 
 CHUNK = 10_000
@@ -27,12 +28,6 @@ LAST = "Abara Brandt Castillo Dąbrowski Eriksen Fontaine García Hoffmann Ito J
 LAST += "Kowalski López Müller Nakamura O'Brien Petrov".split()
 DOMAINS = ["example.com", "mail.example.org", "Example.NET", "chat.example.io", "exämple.de"]
 CITIES = [("Berlin", "DE"), ("Lisbon", "PT"), ("Austin", "US"), ("Osaka", "JP"), ("Lyon", "FR")]
-REASONS = [
-    "Abuse or harmful behaviour",
-    "Spam or bot account",
-    "Compliance or legal requirement",
-    "User requested account closure",
-]
 PROMPTS = [
     "How do I reset my router?",
     "Write a haiku about autumn",
@@ -246,7 +241,7 @@ class _Maker:
         if rng.random() < (0.03 if user.guest_id else 0.12):
             deactivated = self._later(last)
             user.deactivated_at = t(deactivated)
-            reason = rng.choice(REASONS)
+            reason = rng.choice(DEACTIVATION_REASONS)
             audit.append((user_id, None, "admin.deactivate", "user", None, t(deactivated),
                           reason, "cli"))  # fmt: skip
         derived = derived_columns(user)

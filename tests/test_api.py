@@ -126,10 +126,10 @@ def test_register_refuses_bad_and_taken_emails(ctx, api):
 
 
 def test_guest_ids_stay_unique_when_the_random_source_repeats(ctx, api, monkeypatch):
-    from admin_users import service
+    from admin_users.service import accounts
 
     numbers = iter([42, 42, 42, 7, 123456789])
-    monkeypatch.setattr(service, "_guest_number", lambda: next(numbers))
+    monkeypatch.setattr(accounts, "_guest_number", lambda: next(numbers))
     first = api.create_guest()
     second = api.create_guest()  # 42 is taken twice over, then 7 is free
     third = api.create_guest()

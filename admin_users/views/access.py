@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import ValidationError
 
+from ..errors import AdminUsersError
 from ..service import may_use_admin
 from ..state import get_state
 
@@ -47,7 +48,17 @@ class AdminOnlyMixin:
 
     def _run_view(self, fn, *args, **kwargs):
         with _database_errors():
-            return super()._run_view(fn, *args, **kwargs)
+            try:
+                return super()._run_view(fn, *args, **kwargs)
+            except AdminUsersError as error:  # the service refused: say why
+                if request.method == "POST":
+                    return refusal(error)
+                abort(error.status, str(error))
+
+
+def refusal(error: AdminUsersError):
+    """The JSON answer to a request the service refused: its message, its status."""
+    return jsonify(error=str(error)), error.status
 
 
 @contextmanager

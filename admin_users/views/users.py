@@ -17,13 +17,12 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from .. import service
-from ..details import TABS, get_user, identifiers, profile_of, tab_batch
+from ..details import TABS, get_user, profile_of, tab_batch
 from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
 from ..models import Status
-from .access import AdminOnlyMixin
+from .access import AdminOnlyMixin, refusal
 from .rows import rows_document, status_badge, user_rows, user_text
 
-NO_REASON = "Give a reason: it goes into the audit log."
 COLUMNS = [
     ("email", "User"),
     (None, "Customer ID"),
@@ -48,7 +47,13 @@ class UsersView(AdminOnlyMixin, ModelView):
 
     def render(self, template, **kwargs):
         """Every template here shows what users wrote through ``user_text``."""
-        return super().render(template, user_text=user_text, status_badge=status_badge, **kwargs)
+        return super().render(
+            template,
+            user_text=user_text,
+            status_badge=status_badge,
+            actor_label=service.actor_label,
+            **kwargs,
+        )
 
     def _user_or_404(self, user_id):
         user = get_user(user_id)
@@ -96,7 +101,8 @@ class UsersView(AdminOnlyMixin, ModelView):
             "admin_users/user_detail.html",
             user=user,
             profile=profile_of(user),
-            deactivated_by=identifiers([user.deactivated_by_id]).get(user.deactivated_by_id),
+            deactivated_by=service.deactivated_by(user),
+            confirmation_text=service.confirmation_text(user),
             reasons=service.DEACTIVATION_REASONS,
             data_requests=service.data_requests(user),
         )
@@ -139,10 +145,10 @@ class UsersView(AdminOnlyMixin, ModelView):
         """A fresh CSRF token for the page's next POST (a page may stay open for hours)."""
         return jsonify(token=generate_csrf())
 
-    def _outcome(self, user, changed: bool, message: str):
+    def _outcome(self, user, action: str, changed: bool, label: str | None = None):
         return jsonify(
             changed=changed,
-            message=message,
+            message=service.outcome(label or user.identifier, action, changed),
             status=user.current_status.key,
             row=rows_document([user]),
         )
@@ -152,25 +158,15 @@ class UsersView(AdminOnlyMixin, ModelView):
         """Deactivate one user, from the dialog's confirmation step."""
         user = self._user_or_404(user_id)
         reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
-        if not reason:
-            return jsonify(error=NO_REASON), 400
-        try:
-            changed = service.deactivate(user, reason=reason, actor=current_user)
-        except (service.CannotDeactivateSelf, service.InvalidText) as error:
-            return jsonify(error=str(error)), 400
-        return self._outcome(user, changed, service.outcome(user, "deactivate", changed))
+        changed = service.deactivate(user, reason=reason, actor=current_user)
+        return self._outcome(user, "deactivate", changed)
 
     @expose("/<int:user_id>/reactivate", methods=["POST"])
     def reactivate_view(self, user_id):
         """Reactivate one user, from the dialog's confirmation step."""
         user = self._user_or_404(user_id)
-        if user.erased_at is not None:
-            return jsonify(error="An erased user cannot be reactivated."), 400
-        try:
-            changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
-        except service.InvalidText as error:
-            return jsonify(error=str(error)), 400
-        return self._outcome(user, changed, service.outcome(user, "reactivate", changed))
+        changed = service.reactivate(user, actor=current_user, note=request.form.get("note"))
+        return self._outcome(user, "reactivate", changed)
 
     @expose("/<int:user_id>/export", methods=["POST"])
     def export_view(self, user_id):
@@ -187,20 +183,10 @@ class UsersView(AdminOnlyMixin, ModelView):
     def erase_view(self, user_id):
         """Erase the person, after the admin typed their email or guest id."""
         user = self._user_or_404(user_id)
-        if user.erased_at is not None:
-            return self._outcome(user, False, "This user was already erased: nothing changed.")
-        typed = request.form.get("confirm", "")
-        if not service.confirms(user, typed):
-            shown = user.email or user.guest_id
-            return jsonify(error=f"Type {shown} exactly to confirm. Nothing was erased."), 400
         label = user.identifier
-        try:
-            changed = service.erase_user(user, actor=current_user, confirm=typed)
-        except service.CannotDeactivateSelf as error:
-            return jsonify(error=str(error)), 400
-        if not changed:  # another admin erased them meanwhile
-            return self._outcome(user, False, "This user was already erased: nothing changed.")
-        return self._outcome(user, True, f"{label} is erased.")
+        typed = request.form.get("confirm", "")
+        changed = service.erase_user(user, actor=current_user, confirm=typed)
+        return self._outcome(user, "erase", changed, label)
 
     @action("deactivate", "Deactivate selected")
     def action_deactivate(self, ids):
@@ -208,36 +194,18 @@ class UsersView(AdminOnlyMixin, ModelView):
         wants_json = request.accept_mimetypes.best == "application/json"
         reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
         try:
-            service.check_text(reason, "A reason", single_line=False)
-        except service.InvalidText as error:
-            reason, invalid = "", str(error)
-        else:
-            invalid = NO_REASON
-        if not reason:
+            result = service.deactivate_many(ids, reason=reason, actor=current_user)
+        except service.AdminUsersError as error:
             if wants_json:
-                return jsonify(error=invalid), 400
-            flash(invalid, "error")
+                return refusal(error)
+            flash(str(error), "error")
             return None
-        done, skipped, users = 0, 0, []
-        for user_id in dict.fromkeys(ids):
-            user = get_user(user_id)
-            if user is None:
-                continue
-            try:
-                changed = service.deactivate(user, reason=reason, actor=current_user)
-            except service.CannotDeactivateSelf:
-                changed = False
-            done += changed
-            skipped += not changed
-            users.append(user)
-        message = f"Deactivated {done} user{'s' if done != 1 else ''}"
-        message += f"; {skipped} skipped (already deactivated, or yourself)." if skipped else "."
         if wants_json:
             return jsonify(
-                deactivated=done,
-                skipped=skipped,
-                message=message,
-                rows={user.id: rows_document([user]) for user in users},
+                deactivated=result.done,
+                skipped=result.skipped,
+                message=result.message,
+                rows={user.id: rows_document([user]) for user in result.users},
             )
-        flash(message)
+        flash(result.message)
         return redirect(self.get_url(".index_view"))
