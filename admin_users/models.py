@@ -13,15 +13,12 @@ of a user, so it cannot drift from its definition.
 
 from __future__ import annotations
 
-import enum
 import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask_login import UserMixin as LoginUserMixin
 from sqlalchemy import (
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -29,10 +26,21 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    TypeDecorator,
     event,
 )
 from sqlalchemy.orm import declared_attr, mapped_column
+
+from .columns import KeyText, UTCDateTime
+from .definitions import (
+    MAX_ID,
+    Status,
+    derived_columns,
+    identifier_key,
+    search_text,
+    status_of,
+    utcnow,
+    valid_id,
+)
 
 __all__ = [
     "AppConfigMixin",
@@ -47,142 +55,15 @@ __all__ = [
     "ThrottleCountMixin",
     "UTCDateTime",
     "UserMixin",
+    "MAX_ID",
     "build_models",
+    "derived_columns",
     "identifier_key",
+    "search_text",
     "status_of",
     "utcnow",
     "valid_id",
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# The ids' column is an INTEGER: 32 bits on PostgreSQL, so nothing above this is an id.
-MAX_ID = 2**31 - 1
-
-
-def valid_id(value) -> int | None:
-    """``value`` as a row id if it can be one (an int, or a string of digits, in the
-    column's range); None otherwise, so that no query is sent with it."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.isascii() or not value.isdigit() or len(value) > 10:
-            return None
-        value = int(value)
-    if type(value) is not int or not 0 < value <= MAX_ID:
-        return None
-    return value
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware UTC datetime on every database.
-
-    SQLite keeps no time zone, so values are stored as naive UTC there (always with
-    microseconds, the same text for the same instant) and come back aware.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: admin-users stores times in UTC with tzinfo")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Status(enum.IntEnum):
-    """A user's status; the numbers are the sort order of the seed's table."""
-
-    ACTIVE = 1
-    UNCONFIRMED = 2
-    DEACTIVATED = 3
-    GUEST = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.title()
-
-    @property
-    def key(self) -> str:
-        return self.name.lower()
-
-    @property
-    def badge(self) -> str:
-        """The Bootstrap colour of the status's badge."""
-        return BADGES[self]
-
-
-BADGES = {Status.ACTIVE: "success", Status.UNCONFIRMED: "warning",
-          Status.DEACTIVATED: "danger", Status.GUEST: "secondary"}  # fmt: skip
-
-
-def status_of(user) -> Status:
-    """The definition of a user's status (SPEC, "Definitions")."""
-    if user.deactivated_at is not None or user.erased_at is not None:
-        return Status.DEACTIVATED
-    if not user.email:
-        return Status.GUEST
-    if user.confirmed_at is None:
-        return Status.UNCONFIRMED
-    return Status.ACTIVE
-
-
-def identifier_key(user) -> str | None:
-    """The sort key of the User column: the identifier shown, case-folded.
-
-    Sorting by this text gives the same order on SQLite (binary) and PostgreSQL
-    (``COLLATE "C"``), and its uniqueness makes emails unique regardless of case.
-    """
-    if user.email:
-        return user.email.casefold()
-    if user.guest_id:
-        return user.guest_id
-    return None if user.id is None else f"#{user.id}"
-
-
-def search_text(user) -> str:
-    """What search looks in: the email and the customer id, case-folded, one per line.
-
-    Search terms cannot hold a newline, so a match never spans the two.
-    """
-    return "\n".join(value.casefold() for value in (user.email, user.customer_id) if value)
-
-
-def derived_columns(user) -> dict:
-    """The stored columns computed from a user's own fields, for every way rows are written."""
-    return {
-        "status": int(status_of(user)),
-        "identifier_key": identifier_key(user),
-        "search_text": search_text(user),
-    }
-
-
-class _KeyText(TypeDecorator):
-    """Text compared by code point on every database."""
-
-    impl = String
-    cache_ok = True
-
-    def __init__(self, length: int = 320):
-        super().__init__(length)
-        self.length = length
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(String(self.length, collation="C"))
-        return dialect.type_descriptor(String(self.length))
 
 
 class UserMixin(LoginUserMixin):
@@ -191,9 +72,9 @@ class UserMixin(LoginUserMixin):
     id = mapped_column(Integer, primary_key=True)
     email = mapped_column(String(320))
     guest_id = mapped_column(String(11), unique=True)
-    identifier_key = mapped_column(_KeyText, unique=True)
+    identifier_key = mapped_column(KeyText, unique=True)
     customer_id = mapped_column(String(255))
-    search_text = mapped_column(_KeyText(600), nullable=False, default="")
+    search_text = mapped_column(KeyText(600), nullable=False, default="")
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     confirmed_at = mapped_column(UTCDateTime)
     last_activity_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

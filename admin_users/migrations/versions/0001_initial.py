@@ -27,7 +27,7 @@ def _time():
 
 
 def _key_text(length):
-    """``_KeyText``: text compared by code point, ``COLLATE "C"`` on PostgreSQL."""
+    """``KeyText``: text compared by code point, ``COLLATE "C"`` on PostgreSQL."""
     if op.get_bind().dialect.name == "postgresql":
         return sa.String(length, collation="C")
     return sa.String(length)

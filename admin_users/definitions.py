@@ -1,0 +1,96 @@
+"""SPEC's Definitions, in code: a user's status, the identifier and search text stored
+beside it, and what counts as a row id. The models store what these compute; the
+service, the views and the CLI ask these, never their own copy."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# The ids' column is an INTEGER: 32 bits on PostgreSQL, so nothing above this is an id.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value) -> int | None:
+    """``value`` as a row id if it can be one (an int, or a string of digits, in the
+    column's range); None otherwise, so that no query is sent with it."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isascii() or not value.isdigit() or len(value) > 10:
+            return None
+        value = int(value)
+    if type(value) is not int or not 0 < value <= MAX_ID:
+        return None
+    return value
+
+
+class Status(enum.IntEnum):
+    """A user's status; the numbers are the sort order of the seed's table."""
+
+    ACTIVE = 1
+    UNCONFIRMED = 2
+    DEACTIVATED = 3
+    GUEST = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.title()
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def badge(self) -> str:
+        """The Bootstrap colour of the status's badge."""
+        return BADGES[self]
+
+
+BADGES = {Status.ACTIVE: "success", Status.UNCONFIRMED: "warning",
+          Status.DEACTIVATED: "danger", Status.GUEST: "secondary"}  # fmt: skip
+
+
+def status_of(user) -> Status:
+    """The definition of a user's status (SPEC, "Definitions")."""
+    if user.deactivated_at is not None or user.erased_at is not None:
+        return Status.DEACTIVATED
+    if not user.email:
+        return Status.GUEST
+    if user.confirmed_at is None:
+        return Status.UNCONFIRMED
+    return Status.ACTIVE
+
+
+def identifier_key(user) -> str | None:
+    """The sort key of the User column: the identifier shown, case-folded.
+
+    Sorting by this text gives the same order on SQLite (binary) and PostgreSQL
+    (``COLLATE "C"``), and its uniqueness makes emails unique regardless of case.
+    """
+    if user.email:
+        return user.email.casefold()
+    if user.guest_id:
+        return user.guest_id
+    return None if user.id is None else f"#{user.id}"
+
+
+def search_text(user) -> str:
+    """What search looks in: the email and the customer id, case-folded, one per line.
+
+    Search terms cannot hold a newline, so a match never spans the two.
+    """
+    return "\n".join(value.casefold() for value in (user.email, user.customer_id) if value)
+
+
+def derived_columns(user) -> dict:
+    """The stored columns computed from a user's own fields, for every way rows are written."""
+    return {
+        "status": int(status_of(user)),
+        "identifier_key": identifier_key(user),
+        "search_text": search_text(user),
+    }
