@@ -50,6 +50,10 @@ class TooManyRequests(AdminUsersError):
         self.retry_after = retry_after
 
 
+class InvalidChoice(AdminUsersError, ValueError):
+    """A value outside a setting's choices (the chat permission)."""
+
+
 class CannotDeactivateSelf(AdminUsersError):
     """An admin deactivating or erasing their own account."""
 

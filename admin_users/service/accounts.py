@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import select
 
-from ..errors import AccountDeactivated, EmailTaken, InvalidEmail
+from ..errors import AccountDeactivated, EmailTaken, InvalidEmail, InvalidText
 from ..locks import lock_user
 from ..models import Status, status_of, utcnow, valid_id
 from ..sessions import end_sessions
@@ -112,7 +112,7 @@ def update_profile(user, *, ip: str | None = None, **fields):
             value = check_text((value or "").strip(), name.replace("_", " ").capitalize()) or None
             limit = Profile.__table__.c[name].type.length
             if value and len(value) > limit:
-                raise ValueError(f"{name} is longer than {limit} characters")
+                raise InvalidText(f"{name} is longer than {limit} characters")
             setattr(profile, name, value)
         profile.updated_at = utcnow()
         audit_entry(user, "profile.update", entity="profile", ip=ip)
@@ -123,7 +123,7 @@ def set_customer_id(user, customer_id: str | None):
     """Link the user to an external customer id (from an integration), or unlink."""
     customer_id = check_text((customer_id or "").strip(), "A customer id") or None
     if customer_id and len(customer_id) > 255:
-        raise ValueError("customer id is longer than 255 characters")
+        raise InvalidText("customer id is longer than 255 characters")
     with transaction() as session:
         lock_user(session, user)
         if user.erased_at is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..errors import InvalidChoice
 from ..locks import lock_config
 from ..state import db_session, models
 from .base import audit_entry, transaction
@@ -36,7 +37,7 @@ def get_chat_permission() -> str:
 def set_chat_permission(value: str, *, actor=None, ip: str | None = None) -> bool:
     """Change who may chat (``guest``, ``login`` or ``user``); False if it already was."""
     if value not in CHAT_PERMISSIONS:
-        raise ValueError(f"The chat permission is one of: {', '.join(CHAT_PERMISSIONS)}.")
+        raise InvalidChoice("Choose Guest, Login or User.")
     with transaction() as session:
         config = _app_config(session)
         old = config.chat_permission

@@ -15,14 +15,18 @@ class AppConfigView(AdminOnlyMixin, BaseView):
     """Admin > App Config: who may chat. A change is audit-logged and applies to the next
     request of every worker (it is read from the database on each request)."""
 
+    template = "admin_users/app_config.html"  # a host may point it at its own
+
     @expose("/", methods=["GET", "POST"])
     def index(self):
         if request.method == "POST":
             value = request.form.get("chat_permission", "")
-            if value not in service.CHAT_PERMISSIONS:
-                flash("Choose Guest, Login or User.", "error")
+            try:
+                changed = service.set_chat_permission(value, actor=current_user)
+            except service.AdminUsersError as error:
+                flash(str(error), "error")
                 return redirect(self.get_url(".index"), 303)
-            if service.set_chat_permission(value, actor=current_user):
+            if changed:
                 flash(f"Chat permission is now {value.title()}.")
             else:
                 flash(f"Chat permission was already {value.title()}: nothing changed.")
@@ -39,7 +43,7 @@ class AppConfigView(AdminOnlyMixin, BaseView):
             .all()
         )
         return self.render(
-            "admin_users/app_config.html",
+            self.template,
             permission=service.get_chat_permission(),
             choices=service.CHAT_PERMISSIONS,
             history=history,
