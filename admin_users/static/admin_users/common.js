@@ -1,0 +1,90 @@
+'use strict';
+// Shared by the Users page's scripts: requests to the extension, and how an error shows.
+// The CSRF token's address comes from the data-csrf-url attribute of the page.
+(function () {
+  // GET the rows after `cursor` (none: the first ones): {html, cursor after them or null}.
+  function fetchBatch(baseUrl, cursor) {
+    const url = new URL(baseUrl, window.location.href);
+    if (cursor) url.searchParams.set('cursor', cursor);
+    return fetch(url, { credentials: 'same-origin' }).then(function (response) {
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      return response.text().then(function (html) {
+        return { html: html, cursor: response.headers.get('X-Next-Cursor') || null };
+      });
+    });
+  }
+
+  // Rows of a server-rendered <table><tbody> document, ready to append.
+  function parseRows(html, selector) {
+    return Array.from(new DOMParser().parseFromString(html, 'text/html').querySelectorAll(selector));
+  }
+
+  // POST a form's fields with a fresh CSRF token; resolves to [response, json].
+  function post(url, form, extra) {
+    const csrfUrl = document.querySelector('[data-csrf-url]').dataset.csrfUrl;
+    return fetch(csrfUrl, { credentials: 'same-origin' })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        const body = new URLSearchParams(new FormData(form));
+        (extra || []).forEach(function (pair) { body.append(pair[0], pair[1]); });
+        return fetch(url, {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'X-CSRFToken': data.token, Accept: 'application/json' },
+          body: body,
+        });
+      })
+      .then(function (response) {
+        return response.json()
+          .catch(function () { return { error: 'The server answered ' + response.status + '.' }; })
+          .then(function (json) { return [response, json]; });
+      });
+  }
+
+  // The one way an error shows: `text`, if given, replaces the node's own message (a
+  // .form-error has none; a "Could not load… Try again" line keeps its link).
+  function showError(node, text) {
+    if (text !== undefined) node.textContent = text;
+    node.hidden = false;
+    node.classList.add('d-block'); // Bootstrap shows an .invalid-feedback only so
+  }
+
+  function hideError(node) {
+    node.hidden = true;
+    node.classList.remove('d-block');
+  }
+
+  // `form` sends itself in place: on submit its fields, with the [name, value] pairs of
+  // options.extra(), go to options.url by POST, its submit button disabled meanwhile.
+  // Success calls options.done(json); a refusal shows the server's reason (or, if it gave
+  // none, options.refused(response)) in the form's .form-error, until the next input.
+  function submitInPlace(form, options) {
+    const error = form.querySelector('.form-error');
+    form.addEventListener('input', function () { hideError(error); });
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      const submit = form.querySelector('[type=submit]');
+      submit.disabled = true;
+      post(options.url, form, options.extra ? options.extra() : [])
+        .then(function (result) {
+          const response = result[0];
+          const data = result[1];
+          if (!response.ok) {
+            showError(error, data.error || options.refused(response));
+            return;
+          }
+          options.done(data);
+        })
+        .catch(function () { showError(error, 'Could not reach the server. Try again.'); })
+        .finally(function () { submit.disabled = false; });
+    });
+  }
+
+  window.adminUsers = Object.assign(window.adminUsers || {}, {
+    fetchBatch: fetchBatch,
+    parseRows: parseRows,
+    showError: showError,
+    hideError: hideError,
+    submitInPlace: submitInPlace,
+  });
+}());

@@ -1,0 +1,33 @@
+'use strict';
+// <time datetime="ISO UTC"> shows as "3 days ago", exact in the admin's zone on hover.
+(function () {
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const exact = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
+  const units = [
+    ['year', 365 * 24 * 3600], ['month', 30 * 24 * 3600], ['week', 7 * 24 * 3600],
+    ['day', 24 * 3600], ['hour', 3600], ['minute', 60], ['second', 1],
+  ];
+
+  function describe(date) {
+    const seconds = (date.getTime() - Date.now()) / 1000;
+    for (const [unit, size] of units) {
+      if (Math.abs(seconds) >= size || unit === 'second') {
+        return relative.format(Math.round(seconds / size), unit);
+      }
+    }
+    return '';
+  }
+
+  // Every such time under `root` not shown yet (rows arrive in batches).
+  function showTimes(root) {
+    root.querySelectorAll('time[datetime]:not([data-shown])').forEach(function (node) {
+      const date = new Date(node.getAttribute('datetime'));
+      if (Number.isNaN(date.getTime())) return;
+      node.textContent = describe(date);
+      node.title = exact.format(date);
+      node.dataset.shown = '1';
+    });
+  }
+
+  window.adminUsers = Object.assign(window.adminUsers || {}, { showTimes: showTimes });
+}());
