@@ -11,8 +11,9 @@ from sqlalchemy import select
 from . import migrate, service
 from .demo_data import seed_demo_data
 from .details import profile_of, tab_batch
-from .listing import SORTS, BadListRequest, ListQuery, iterate
+from .listing import BadListRequest, ListQuery, iterate
 from .models import Status
+from .sorts import DEFAULT_SORT, SORTS
 from .state import get_state
 
 
@@ -111,7 +112,7 @@ def login_link_command(email):
 @admin_users_group.command("list")
 @click.option("--search", default="", help="A part of an email or customer id.")
 @click.option("--status", type=click.Choice([s.key for s in Status]), help="Only this status.")
-@click.option("--sort", type=click.Choice(SORTS), default="created", show_default=True)
+@click.option("--sort", type=click.Choice(SORTS), default=DEFAULT_SORT[0], show_default=True)
 @click.option("--desc/--asc", default=None, help="Direction (default: as a first click).")
 @click.option("--limit", default=30, show_default=True, help="How many users at most.")
 def list_command(search, status, sort, desc, limit):

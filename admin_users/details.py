@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from .listing import BadListRequest, keyset_rows
+from .keyset import BadListRequest, CursorFormat, keyset_rows, row_id
 from .models import valid_id
 from .state import get_state
 
 TABS = ("chats", "audit")
+CURSOR = CursorFormat("admin-users.tab-cursor", "This tab position is not valid; reopen the user.")
 
 
 @dataclass
@@ -51,18 +51,19 @@ def profile_of(user):
     return state.db.session.get(state.models.Profile, user.id)
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="admin-users.tab-cursor")
+def tab_cursor(user_id: int, tab: str, created_at: datetime, row: int) -> str:
+    """An opaque position in a tab of a user's dialog: just after the row
+    ``(created_at, row)``."""
+    return CURSOR.dumps(user_id, tab, created_at.isoformat(), row)
 
 
-def _read_cursor(user, tab: str, token: str):
-    try:
-        user_id, cursor_tab, created, row_id = _serializer().loads(token)
-        after = (datetime.fromisoformat(created), valid_id(row_id))
-        if after[1] is None:
-            raise ValueError("not an id")
-    except (BadSignature, ValueError, TypeError):
-        raise BadListRequest("This tab position is not valid; reopen the user.") from None
+def read_tab_cursor(user, tab: str, token: str) -> tuple:
+    """``(created_at, id)`` from a cursor made for this user's tab; else BadListRequest."""
+
+    def read(user_id, cursor_tab, created, row):
+        return user_id, cursor_tab, (datetime.fromisoformat(created), row_id(row))
+
+    user_id, cursor_tab, after = CURSOR.loads(token, read)
     if user_id != user.id or cursor_tab != tab:
         raise BadListRequest("This tab position belongs to another user or tab.")
     return after
@@ -74,7 +75,7 @@ def tab_batch(user, tab: str, cursor: str | None = None, limit: int | None = Non
     M = state.models
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     model = {"chats": M.Chat, "audit": M.AuditLog}[tab]
-    after = None if cursor is None else _read_cursor(user, tab, cursor)
+    after = None if cursor is None else read_tab_cursor(user, tab, cursor)
     rows = keyset_rows(
         state.db.session,
         select(model).where(model.user_id == user.id),
@@ -86,7 +87,6 @@ def tab_batch(user, tab: str, cursor: str | None = None, limit: int | None = Non
     )
     next_cursor = None
     if len(rows) == limit:
-        last = rows[-1]
-        next_cursor = _serializer().dumps([user.id, tab, last.created_at.isoformat(), last.id])
+        next_cursor = tab_cursor(user.id, tab, rows[-1].created_at, rows[-1].id)
     actors = identifiers(r.actor_id for r in rows if r.by_admin) if tab == "audit" else {}
     return TabBatch(rows, next_cursor, actors)

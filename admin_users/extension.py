@@ -14,6 +14,7 @@ from . import headers, sessions
 from .cli import admin_users_group
 from .migrate import create_tables
 from .models import Models, build_models
+from .planner import PlanSettings
 from .state import State, get_state
 from .throttle import DatabaseStorage
 from .views import AdminUsersIndexView, AppConfigView, UsersView
@@ -35,6 +36,7 @@ DEFAULTS = {
     "ADMIN_USERS_THROTTLE_PER_ADDRESS": "5 per hour",
     "ADMIN_USERS_THROTTLE_PER_IP": "30 per hour",
     "ADMIN_USERS_THROTTLE_STORAGE": "database",
+    "ADMIN_USERS_PLAN_SETTINGS": None,
 }
 
 
@@ -47,6 +49,11 @@ class AdminUsers:
     factory, pass it to :meth:`init_app` instead, one ``Admin`` per app); otherwise
     the extension makes one at ``ADMIN_USERS_ADMIN_URL``. ``models`` is the result
     of :func:`admin_users.models.build_models` for hosts that bring their own classes.
+    ``plan_settings`` is an :class:`admin_users.planner.PlanSettings`: the figures that
+    choose how a search reads (rows of the quick walk, the probe limit of an index, the
+    budget of a bounded scan, how long statistics and common terms are remembered, the
+    status counts' cap). The defaults are the measured ones; tests pass others
+    (``PlanSettings(quick_walk=0)``: straight to the index).
 
     Configuration keys, each with its default:
 
@@ -81,6 +88,9 @@ class AdminUsers:
     ``ADMIN_USERS_THROTTLE_STORAGE`` ("database")
         Where those counts are kept: the extension's ``throttle_counts`` table, or a
         storage URI of ``limits`` (``redis://...``; ``memory://`` counts per process).
+    ``ADMIN_USERS_PLAN_SETTINGS`` (None)
+        A :class:`~admin_users.planner.PlanSettings` for this app, over ``plan_settings``:
+        for a host whose factory makes the extension once for many apps.
     """
 
     def __init__(
@@ -90,10 +100,12 @@ class AdminUsers:
         db,
         admin: Admin | None = None,
         models: Models | None = None,
+        plan_settings: PlanSettings | None = None,
     ) -> None:
         self.db = db
         self.admin = admin
         self._models = models
+        self.plan_settings = plan_settings or PlanSettings()
         if app is not None:
             self.init_app(app)
 
@@ -134,7 +146,10 @@ class AdminUsers:
         limiter = strategies.FixedWindowRateLimiter(
             DatabaseStorage() if where == "database" else storage.storage_from_string(where)
         )
-        app.extensions["admin_users"] = State(self, self.db, self.models, admin, limiter)
+        plan_settings = app.config["ADMIN_USERS_PLAN_SETTINGS"] or self.plan_settings
+        app.extensions["admin_users"] = State(
+            self, self.db, self.models, admin, limiter, plan_settings
+        )
         login_manager = getattr(app, "login_manager", None)
         if login_manager is not None:
             login_manager.user_loader(sessions.load_user)

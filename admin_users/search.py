@@ -14,21 +14,48 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from flask import current_app, has_app_context
 from sqlalchemy import text
 
+if TYPE_CHECKING:
+    from .planner import PlanSettings
+
 log = logging.getLogger(__name__)
-_warned: set[str] = set()
-_seen: set[tuple[str, str]] = set()  # (database, index) of PostgreSQL indexes found
-# (database, index): (when read, the index's most common substrings with their share of
-# users, the number of users), from PostgreSQL's statistics, read again after STATS_AGE s.
-_statistics: dict[tuple[str, str], tuple[float, dict[str, float], float]] = {}
-STATS_AGE = 600
-# (database, index): {short term: when SQLite's index found it common}. Finding that out
-# reads the counts of its trigrams, and a search first walks 300 rows to see whether it
-# can skip that, so the verdict is kept STATS_AGE s, for at most COMMON_TERMS terms.
-_common: dict[tuple[str, str], dict[str, float]] = {}
-COMMON_TERMS = 10_000
+
+
+@dataclass
+class Memory:
+    """What search remembers of one app's database, kept on the app's state (its
+    ``caches``): facts that cost more to look up than a search takes. Keyed by index."""
+
+    warned: set[str] = field(default_factory=set)  # indexes found missing (logged once)
+    seen: set[str] = field(default_factory=set)  # PostgreSQL indexes found, taken to stay
+    # The index of short terms: (when read, its most common substrings with their share
+    # of users, the number of users), from PostgreSQL's statistics, read again after
+    # PlanSettings.stats_age seconds.
+    statistics: dict[str, tuple[float, dict[str, float], float]] = field(default_factory=dict)
+    # {index: {short term: when SQLite's index found it common}}. Finding that out reads
+    # the counts of its trigrams, and a search first walks PlanSettings.quick_walk rows to
+    # see whether it can skip that, so the verdict is kept stats_age seconds, for at most
+    # PlanSettings.common_terms terms.
+    common: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _memory() -> Memory:
+    """The current app's memory; outside an app (a host's own migration), an empty one
+    that is then forgotten."""
+    state = current_app.extensions.get("admin_users") if has_app_context() else None
+    if state is None:
+        return Memory()
+    memory = state.caches.get("search")
+    if memory is None:
+        memory = state.caches["search"] = Memory()
+    return memory
+
+
 # What the SQLite index holds of a user: the search text and two newlines (which a search
 # term cannot contain), so that each of its characters begins a trigram.
 DOCUMENT = "{}.search_text || char(10, 10)"
@@ -112,8 +139,9 @@ def available(connection, user_table: str, *, quiet: bool = False, remember: boo
         found = _sqlite_table(connection, name)
     else:
         found = dialect == "postgresql" and _pg_index(connection, name, remember)
-    if not found and not quiet and name not in _warned:
-        _warned.add(name)
+    warned = _memory().warned
+    if not found and not quiet and name not in warned:
+        warned.add(name)
         log.warning("admin-users: no trigram index %s; search reads the table instead", name)
     return found
 
@@ -128,19 +156,15 @@ def current(connection, user_table: str) -> bool:
     return _pg_index(connection, f"{index_name(user_table)}_grams")
 
 
-def _key(connection, name: str) -> tuple[str, str]:
-    return connection.engine.url.render_as_string(), name
-
-
 def _pg_index(connection, name: str, remember: bool = False) -> bool:
-    key = _key(connection, name)
-    if remember and key in _seen:
+    seen = _memory().seen
+    if remember and name in seen:
         return True
     found = connection.execute(
         text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": name}
     ).first()
     if found is not None:
-        _seen.add(key)
+        seen.add(name)
     return found is not None
 
 
@@ -157,7 +181,7 @@ def create(connection, user_table: str) -> bool:
     create_sql, drop_sql = statements(connection.dialect.name, user_table)
     if not create_sql:
         return False
-    _common.pop(_key(connection, index_name(user_table)), None)
+    _memory().common.pop(index_name(user_table), None)
     try:
         with connection.begin_nested():
             for statement in drop_sql + create_sql:
@@ -195,17 +219,32 @@ def purge(connection, user_table: str) -> None:
             connection.exec_driver_sql(f"INSERT INTO {s}({s}) VALUES ('optimize')")
 
 
-def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[int] | None:
-    """Fewer than ``limit`` ids holding every user whose search text contains ``term`` (one
-    or two characters, case-folded), from the index; None where it cannot tell cheaply:
-    the term is common, or there is no such index (one made by an earlier version)."""
+def probed(ids: list[int], limit: int, what: str = "term") -> tuple[list[int] | None, str]:
+    """``(ids, why)``: the ids read (at most ``limit``) when fewer than ``limit``, which
+    are then every match; else None."""
+    if len(ids) < limit:
+        users = f"{len(ids):,} user" + ("" if len(ids) == 1 else "s")
+        return ids, f"{what} found in {users} < probe limit {limit:,}"
+    return None, f"{what} found in {limit:,} users or more (probe limit {limit:,})"
+
+
+def short_term_ids(
+    connection, user_table: str, term: str, settings: PlanSettings
+) -> tuple[list[int] | None, str]:
+    """``(ids, why)``: fewer than ``settings.probe_limit`` ids holding every user whose
+    search text contains ``term`` (one or two characters, case-folded), from the index;
+    None where it cannot tell cheaply: the term is common, or there is no such index (one
+    made by an earlier version)."""
     if connection.dialect.name == "postgresql":
-        return _pg_short_term_ids(connection, user_table, term, limit)
+        return _pg_short_term_ids(connection, user_table, term, settings)
     if connection.dialect.name != "sqlite" or term != term.lower():
-        return None  # the index folds case as str.lower() does, not as str.casefold()
-    s = index_name(user_table)
-    if known(connection, user_table, term) or not _sqlite_table(connection, f"{s}_vocab"):
-        return None
+        # The index folds case as str.lower() does, not as str.casefold().
+        return None, "no index of short terms folds this term's case"
+    s, limit = index_name(user_table), settings.probe_limit
+    if known(connection, user_table, term, settings):
+        return None, f"remembered common (found so in the last {settings.stats_age:,} s)"
+    if not _sqlite_table(connection, f"{s}_vocab"):
+        return None, "no index of short terms (one made by an earlier version)"
     # The trigrams that begin with the term; each one's count of users bounds the matches
     # from below, their sum from above. Reading a count costs as many as it counts: stop early,
     # once the sum says "common": a user holds about one trigram that begins with a given
@@ -219,13 +258,13 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
         total += users
         if users >= limit or total >= most:
             vocabulary.close()
-            common = _common_terms(connection, user_table)
-            if len(common) >= COMMON_TERMS:
+            common = _memory().common.setdefault(s, {})
+            if len(common) >= settings.common_terms:
                 common.clear()
             common[term] = time.monotonic()
-            return None
+            return None, f"common: its trigrams hold {total:,} users by the index's counts"
     if not trigrams:
-        return []
+        return [], "found in no user (no trigram begins with it)"
     phrases = " OR ".join('"' + t.replace('"', '""') + '"' for t in trigrams)
     ids = (
         connection.exec_driver_sql(
@@ -234,45 +273,48 @@ def short_term_ids(connection, user_table: str, term: str, limit: int) -> list[i
         .scalars()
         .all()
     )
-    return ids if len(ids) < limit else None
+    return probed(ids, limit)
 
 
-def _pg_short_term_ids(connection, user_table: str, term: str, limit: int) -> list[int] | None:
-    statistics = _pg_statistics(connection, user_table)
+def _pg_short_term_ids(
+    connection, user_table: str, term: str, settings: PlanSettings
+) -> tuple[list[int] | None, str]:
+    statistics = _pg_statistics(connection, user_table, settings.stats_age)
     if statistics is None:
-        return None
+        return None, "no index of short terms (one made by an earlier version)"
     # Collecting a common term's users costs as many as it finds (6 ms for 15,000 of a
     # million): PostgreSQL's statistics of the index tell which terms are common.
     shares, users = statistics
-    if shares.get(term, 0) * users >= limit:
-        return None
+    limit = settings.probe_limit
+    estimate = shares.get(term, 0) * users
+    if estimate >= limit:
+        return None, f"common: in about {estimate:,.0f} users by the statistics"
     grams = f"{index_name(user_table)}_grams"
     holding = text(
         f"SELECT id FROM {user_table} WHERE {grams}(search_text) @> ARRAY[:term] LIMIT :limit"
     )
     ids = connection.execute(holding, {"term": term, "limit": limit}).scalars().all()
-    return ids if len(ids) < limit else None
+    return probed(ids, limit)
 
 
-def known(connection, user_table: str, term: str) -> bool:
+def known(connection, user_table: str, term: str, settings: PlanSettings) -> bool:
     """Whether :func:`short_term_ids` tells whether ``term`` is common without reading its
     users: on PostgreSQL, once ANALYZE has seen the index of short terms; on SQLite, for a
-    term it found common in the last ``STATS_AGE`` seconds."""
+    term it found common in the last ``settings.stats_age`` seconds."""
     if connection.dialect.name == "postgresql":
-        statistics = _pg_statistics(connection, user_table)
+        statistics = _pg_statistics(connection, user_table, settings.stats_age)
         return statistics is not None and bool(statistics[0])
-    return _is_recent(_common_terms(connection, user_table).get(term))
+    common = _memory().common.get(index_name(user_table), {})
+    return _is_recent(common.get(term), settings.stats_age)
 
 
-def _common_terms(connection, user_table: str) -> dict[str, float]:
-    return _common.setdefault(_key(connection, index_name(user_table)), {})
+def _is_recent(read_at: float | None, max_age: float) -> bool:
+    return read_at is not None and time.monotonic() - read_at < max_age
 
 
-def _is_recent(read_at: float | None) -> bool:
-    return read_at is not None and time.monotonic() - read_at < STATS_AGE
-
-
-def _pg_statistics(connection, user_table: str) -> tuple[dict[str, float], float] | None:
+def _pg_statistics(
+    connection, user_table: str, max_age: float
+) -> tuple[dict[str, float], float] | None:
     """``({substring: share of users}, users)`` for the most common substrings of the index
     of short terms, as ANALYZE last saw them (empty before it has run); None without that
     index (one made by an earlier version).
@@ -282,9 +324,9 @@ def _pg_statistics(connection, user_table: str) -> tuple[dict[str, float], float
     grams = f"{index_name(user_table)}_grams"
     if not _pg_index(connection, grams, remember=True):
         return None
-    key = _key(connection, grams)
-    read_at, shares, users = _statistics.get(key, (None, {}, 0.0))
-    if not _is_recent(read_at):
+    statistics = _memory().statistics
+    read_at, shares, users = statistics.get(grams, (None, {}, 0.0))
+    if not _is_recent(read_at, max_age):
         row = connection.execute(
             text(
                 "SELECT most_common_elems::text::text[], most_common_elem_freqs, "
@@ -296,5 +338,5 @@ def _pg_statistics(connection, user_table: str) -> tuple[dict[str, float], float
         if row is None or row[0] is None:
             return {}, 0.0  # read again next time
         shares, users = dict(zip(row[0], row[1], strict=False)), float(row[2])
-        _statistics[key] = (time.monotonic(), shares, users)
+        statistics[grams] = (time.monotonic(), shares, users)
     return shares, users

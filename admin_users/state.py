@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from flask_admin import Admin
 
     from .models import Models
+    from .planner import PlanSettings
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ class State:
     models: Models
     admin: Admin
     limiter: Any  # limits' rate limiter of sign-in emails (service.throttle)
-    caches: dict = field(default_factory=dict)  # per app: the search statistics
+    plan_settings: PlanSettings  # the figures that choose how the list reads (planner)
+    # Per app, facts that cost more to look up than a request takes: the search index's
+    # memory (search.Memory) and the list's statements built once (walks).
+    caches: dict = field(default_factory=dict)
 
 
 def get_state() -> State:

@@ -42,13 +42,13 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from admin_users import service, sessions, status_of  # noqa: E402
 from admin_users.service import DEACTIVATION_REASONS  # noqa: E402
+from admin_users.sorts import SORTS  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
 
 ADMIN = "load-admin@example.com"
 RACE_ADMINS = ("race-admin-1@example.com", "race-admin-2@example.com")
 SECRET = "admin-users-load-test"
 TERMS = ["example", "a", "ë", "zzq-none", "ana.", "-", "cus", "pl"]
-SORTS = ["email", "status", "chats", "created", "last_activity"]
 
 
 class Client:

@@ -42,11 +42,14 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, column_property  # noqa: E402
 
 from admin_users import service, sessions  # noqa: E402
-from admin_users.listing import ListQuery, make_cursor, sort_column  # noqa: E402
+from admin_users.details import tab_cursor  # noqa: E402
+from admin_users.keyset import order  # noqa: E402
+from admin_users.listing import ListQuery, make_cursor  # noqa: E402
 from admin_users.models import utcnow  # noqa: E402
+from admin_users.sorts import SORTS, sort_column  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
 
-SORTS = ("email", "status", "chats", "created", "last_activity")
+# The plain ModelView's column for each of the extension's sorts.
 PLAIN_SORT = {
     "email": "email",
     "status": "status",
@@ -297,9 +300,9 @@ def depth_cursor(app, models, sort: str, desc: bool, depth: int) -> str:
     """The list cursor after the first ``depth`` rows (found with OFFSET: the bench may)."""
     User = models.User
     column = sort_column(User, sort)
-    order = (column.desc(), User.id.desc()) if desc else (column.asc(), User.id.asc())
     with app.test_request_context():
-        user = db.session.scalars(select(User).order_by(*order).offset(depth - 1).limit(1)).one()
+        rows = select(User).order_by(*order(column, User.id, desc))
+        user = db.session.scalars(rows.offset(depth - 1).limit(1)).one()
         return make_cursor(
             ListQuery(sort=sort, desc=desc), getattr(user, column.key), user.id, utcnow()
         )
@@ -459,10 +462,8 @@ def bench_pages(client, app, models, repeat: int, facts: dict, terms: list[dict]
 
 
 def audit_cursor(app, models, user_id: int, depth: int) -> str | None:
-    """A tab cursor deep in the heavy user's audit log (private format; None if it changed)."""
+    """A tab cursor deep in the heavy user's audit log (None where it cannot be made)."""
     try:
-        from admin_users.details import _serializer
-
         A = models.AuditLog
         with app.test_request_context():
             row = db.session.execute(
@@ -472,7 +473,7 @@ def audit_cursor(app, models, user_id: int, depth: int) -> str | None:
                 .offset(depth - 1)
                 .limit(1)
             ).one()
-            return _serializer().dumps([user_id, "audit", row.created_at.isoformat(), row.id])
+            return tab_cursor(user_id, "audit", row.created_at, row.id)
     except Exception as error:  # noqa: BLE001 - a bonus case; the rest must still run
         print(f"(no deep audit-tab case: {error!r})")
         return None

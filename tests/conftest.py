@@ -73,7 +73,14 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def plan_settings():
+    """The search planner's figures for ``app``: the measured defaults, unless a test
+    parametrizes this name (``PlanSettings(quick_walk=0)``: straight to the index)."""
+    return None
+
+
+@pytest.fixture
+def app(database_url, tmp_path, plan_settings):
     from wsgi import create_app, db
 
     app = create_app(
@@ -82,6 +89,7 @@ def app(database_url, tmp_path):
             "SECRET_KEY": "test secret",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "ADMIN_USERS_BASE_URL": "http://localhost",
+            "ADMIN_USERS_PLAN_SETTINGS": plan_settings,
         }
     )
     with app.app_context():

@@ -10,6 +10,7 @@ from conftest import offsets_or_counts, recorded_sql
 from sqlalchemy import text
 
 from admin_users.models import utcnow
+from admin_users.planner import PlanSettings
 
 STATUS_RANK = {"active": 0, "unconfirmed": 1, "deactivated": 2, "guest": 3}
 SORT_ARGS = ["email", "status", "chats", "created", "last_activity"]
@@ -124,19 +125,18 @@ def people(app, models):
     return {"admin": admin_row, "all": [admin_row, *users]}
 
 
-@pytest.fixture(params=["index", "walk", "short-walk"])
-def strategy(request, monkeypatch):
-    """How search reads: the trigram index where it helps (as in production), always a
-    walk of the sort order, or a walk that stops every 7 rows (batches then come short)."""
-    from admin_users import listing
-
-    if request.param == "index":
-        monkeypatch.setattr(listing, "QUICK_WALK", 0)  # straight to the index
-    else:
-        monkeypatch.setattr(listing, "PROBE_LIMIT", 0)  # no term counts as rare
-    if request.param == "short-walk":
-        monkeypatch.setattr(listing, "SCAN_LIMIT", 7)
-    return request.param
+SHORT_WALK = PlanSettings(probe_limit=0, scan_limit=7)
+# How search reads: the trigram index where it helps (as in production), always a walk of
+# the sort order, or a walk that stops every 7 rows (batches then come short). The app
+# fixture is built with these settings.
+every_strategy = pytest.mark.parametrize(
+    "plan_settings",
+    [
+        pytest.param(PlanSettings(quick_walk=0), id="index"),  # straight to the index
+        pytest.param(PlanSettings(probe_limit=0), id="walk"),  # no term counts as rare
+        pytest.param(SHORT_WALK, id="short-walk"),
+    ],
+)
 
 
 @pytest.fixture
@@ -194,15 +194,15 @@ def test_default_sort_is_newest_first(signed_in, people):
         ("nothing-like-this", []),
     ],
 )
-def test_search_is_one_literal_case_insensitive_substring(
-    signed_in, people, term, expected, strategy
-):
+@every_strategy
+def test_search_is_one_literal_case_insensitive_substring(signed_in, people, term, expected):
     found = scroll(signed_in, {"q": term, "sort": "email", "desc": "0"})
     by_id = {u["id"]: u["email"] for u in people["all"]}
     assert sorted(by_id[i] for i in found) == sorted(expected)
 
 
-def test_search_by_partial_customer_id(signed_in, people, strategy):
+@every_strategy
+def test_search_by_partial_customer_id(signed_in, people):
     found = set(scroll(signed_in, {"q": "cus-00"}))
     expected = {
         u["id"]
@@ -213,7 +213,8 @@ def test_search_by_partial_customer_id(signed_in, people, strategy):
 
 
 @pytest.mark.parametrize("sort", SORT_ARGS)
-def test_search_and_status_filter_with_every_sort(app, signed_in, people, sort, strategy):
+@every_strategy
+def test_search_and_status_filter_with_every_sort(app, signed_in, people, sort):
     app.config["ADMIN_USERS_PAGE_SIZE"] = 5
 
     def keep(u):
@@ -268,7 +269,8 @@ def test_no_user_twice_when_last_activity_moves(app, signed_in, people, desc, ap
     assert unmoved <= set(seen)
 
 
-def test_batches_use_no_offset_and_no_count(app, signed_in, people, strategy):
+@every_strategy
+def test_batches_use_no_offset_and_no_count(app, signed_in, people):
     from wsgi import db
 
     with app.app_context():
@@ -283,13 +285,14 @@ def test_batches_use_no_offset_and_no_count(app, signed_in, people, strategy):
 
 
 @pytest.mark.parametrize("term", ["example", "ex", "bob", ""])
-def test_status_counts_for_the_current_search(signed_in, people, term, strategy):
+@every_strategy
+def test_status_counts_for_the_current_search(signed_in, people, term, plan_settings):
     counts = signed_in.get("/admin/users/counts", query_string={"q": term}).get_json()
     expected = {key: 0 for key in STATUS_RANK}
     for u in people["all"]:
         if term in "\n".join(x.casefold() for x in (u["email"], u["customer_id"]) if x):
             expected[oracle_status(u)] += 1
-    if strategy == "short-walk" and term:
+    if plan_settings == SHORT_WALK and term:
         # Only 7 index entries of each status are read: a lower bound, and said so.
         for key, got in counts["counts"].items():
             assert got["count"] <= expected[key] and (got["more"] or got["count"] == expected[key])
@@ -403,11 +406,13 @@ def test_cli_list_shares_the_query(app, runner, people):
     assert long.exit_code != 0 and "200 characters" in long.output
 
 
-def test_short_terms_are_read_from_an_index(app, ctx, api, monkeypatch):
+# "co" is in 40 users: not probed. A quick walk of 5 rows is too short to find 30.
+@pytest.mark.parametrize("plan_settings", [PlanSettings(probe_limit=20, quick_walk=5)])
+def test_short_terms_are_read_from_an_index(app, ctx, api):
     """A term of one or two characters, also at the very end of a user's text, is found
     through an index (SQLite's trigrams, PostgreSQL's substrings); a common one is left to
     the walk of the list, without collecting its users first once known common."""
-    from admin_users import listing, search
+    from admin_users import listing, planner
 
     last = api.register("end@example.com")
     api.set_customer_id(last, "cus-Q")
@@ -417,26 +422,24 @@ def test_short_terms_are_read_from_an_index(app, ctx, api, monkeypatch):
     expected = {"q": {last.id}, "-q": {last.id}, "§": {middle.id}, "§d": {middle.id}, "¶": set()}
     for term, ids in expected.items():
         query = listing.ListQuery(search=term)
-        found = listing.candidates(query)
+        found = planner.candidates(query)
         assert found is not None and set(found) == ids, term
         assert {u.id for u in listing.iterate(query)} == ids, term
-    monkeypatch.setattr(listing, "PROBE_LIMIT", 20)  # "co" is in 40 users: not probed
-    assert listing.candidates(listing.ListQuery(search="co")) is None
+    assert planner.candidates(listing.ListQuery(search="co")) is None
     db = app.extensions["admin_users"].db
     if db.engine.dialect.name == "sqlite":
         # "co" was found common: its batches now walk the list at once, without first
         # the quick walk (too short here to find 30) and the index's counts.
-        monkeypatch.setattr(listing, "QUICK_WALK", 5)
         with recorded_sql(db.engine) as statements:
             assert len(listing.fetch_batch(listing.ListQuery(search="co")).users) == 30
         assert len([s for s, _ in statements if " AS HIT" in s]) == 1
         assert not [s for s, _ in statements if "_VOCAB" in s]
     if db.engine.dialect.name == "postgresql":
+        # This app has kept no statistics: those read before were empty (an empty table's).
         db.session.execute(text("ANALYZE users"))
-        search._statistics.clear()
         with recorded_sql(db.engine) as statements:
-            assert listing.candidates(listing.ListQuery(search="co")) is None
-            assert listing.candidates(listing.ListQuery(search="q")) == [last.id]
+            assert planner.candidates(listing.ListQuery(search="co")) is None
+            assert planner.candidates(listing.ListQuery(search="q")) == [last.id]
         probes = [s for s, _ in statements if "@>" in s]
         assert len(probes) == 1 and "LIMIT" in probes[0]  # "q" only
         # With the statistics known, a short term's batch needs no walk to tell it common.
@@ -447,3 +450,4 @@ def test_short_terms_are_read_from_an_index(app, ctx, api, monkeypatch):
             assert len(listing.fetch_batch(listing.ListQuery(search="co")).users) == 30
         walks = [s for s, _ in statements if " AS HIT" in s]
         assert len(walks) == 1 and "@>" not in " ".join(walks)  # "co" only, as one walk
+

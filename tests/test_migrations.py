@@ -320,8 +320,10 @@ def test_an_earlier_search_index_is_rebuilt(bare_app):
     """Search objects made before short terms were indexed (SQLite: no vocabulary table;
     PostgreSQL: no index of short terms) are made again by the migrations and by init-db;
     then they answer a one-character term."""
-    from admin_users import listing, service
+    from admin_users import planner, service
+    from wsgi import create_app
 
+    url = bare_app.config["SQLALCHEMY_DATABASE_URI"]
     engine = _engine(bare_app)
     sqlite = engine.dialect.name == "sqlite"
     earlier = (
@@ -341,12 +343,15 @@ def test_an_earlier_search_index_is_rebuilt(bare_app):
             with engine.begin() as connection:
                 for statement in earlier:
                     connection.exec_driver_sql(statement)
-            search._seen.clear()  # as a process meeting that database would start
-            with bare_app.test_request_context():
-                assert listing.candidates(listing.ListQuery(search="q")) is None
+            # An app meeting that database anew (another process) finds no index to use.
+            fresh = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+            with fresh.test_request_context():
+                assert planner.candidates(ListQuery(search="q")) is None
+                get_state().db.session.remove()
+                get_state().db.engine.dispose()
             rebuild()
             with bare_app.test_request_context():
-                assert listing.candidates(listing.ListQuery(search="q")) == [user_id]
+                assert planner.candidates(ListQuery(search="q")) == [user_id]
     _assert_search_works(bare_app)
 
 

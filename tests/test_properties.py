@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from admin_users import status_of
 from admin_users.models import utcnow
+from admin_users.planner import PlanSettings
 
 # Characters that trip search implementations: LIKE wildcards and escapes, quotes,
 # letters whose case folds beyond ASCII (or to two letters), an emoji, digits, spaces.
@@ -74,20 +75,21 @@ terms = st.one_of(
 ).filter(lambda t: t.strip())
 
 
-@pytest.mark.parametrize("read", ["index", "walk", "short-walk"])
+@pytest.mark.parametrize(
+    "plan_settings",  # the app fixture is built with these
+    [
+        pytest.param(PlanSettings(quick_walk=0), id="index"),  # straight to the trigram index
+        pytest.param(PlanSettings(probe_limit=0), id="walk"),  # the trigram index is bypassed
+        pytest.param(PlanSettings(probe_limit=0, scan_limit=50), id="short-walk"),
+    ],
+)
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(term=terms)
-def test_search_finds_what_a_plain_filter_finds(app, population, read, term, monkeypatch):
+def test_search_finds_what_a_plain_filter_finds(app, population, term):
     from admin_users import listing
 
-    if read == "index":
-        monkeypatch.setattr(listing, "QUICK_WALK", 0)  # straight to the trigram index
-    else:
-        monkeypatch.setattr(listing, "PROBE_LIMIT", 0)  # the trigram index is bypassed
-    if read == "short-walk":
-        monkeypatch.setattr(listing, "SCAN_LIMIT", 50)
     with app.test_request_context():
         query = listing.ListQuery.from_args({"q": term, "sort": "email"})
         found = [user.id for user in listing.iterate(query)]

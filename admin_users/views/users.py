@@ -18,19 +18,15 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import service
 from ..details import TABS, get_user, profile_of, tab_batch
-from ..listing import SORTS, BadListRequest, ListQuery, fetch_batch, status_counts
+from ..listing import BadListRequest, ListQuery, fetch_batch, status_counts
 from ..models import Status
+from ..sorts import SORT_TABLE, SORTS
 from .access import AdminOnlyMixin, refusal
 from .rows import rows_document, status_badge, user_rows, user_text
 
-COLUMNS = [
-    ("email", "User"),
-    (None, "Customer ID"),
-    ("status", "Status"),
-    ("chats", "Chats"),
-    ("created", "Created"),
-    ("last_activity", "Last Activity"),
-]
+# (sort, header) of each column; the Customer ID beside the User sorts nothing.
+COLUMNS = [(sort.name, sort.label) for sort in SORT_TABLE]
+COLUMNS.insert(1, (None, "Customer ID"))
 
 
 class UsersView(AdminOnlyMixin, ModelView):
