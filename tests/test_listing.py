@@ -451,3 +451,28 @@ def test_short_terms_are_read_from_an_index(app, ctx, api):
         walks = [s for s, _ in statements if " AS HIT" in s]
         assert len(walks) == 1 and "@>" not in " ".join(walks)  # "co" only, as one walk
 
+
+@pytest.mark.parametrize("plan_settings", [PlanSettings(quick_walk=5, probe_limit=20)])
+def test_the_plan_says_which_way_and_why(app, ctx, api):
+    """Each way a batch is read, chosen by the settings' figures, and the reason given."""
+    from admin_users import listing, planner
+
+    api.register("end@example.com")
+    for n in range(40):
+        api.register(f"common{n}@example.com")
+
+    def plan(args: dict, limit: int = 30) -> planner.Plan:
+        found = planner.plan(listing.ListQuery.from_args(args), limit=limit)
+        assert listing.fetch_batch(listing.ListQuery.from_args(args), limit=limit).plan == found
+        return found
+
+    assert plan({}).way == planner.INDEX_WALK
+    assert plan({"status": "active"}).way == planner.BOUNDED_SCAN
+    assert plan({"q": "common"}, limit=3).way == planner.QUICK_WALK
+    assert plan({"q": "common"}, limit=3).reason == "3 matches within 5 rows"
+    rare = plan({"q": "end@"})
+    assert rare.way == planner.CANDIDATES and len(rare.ids) == 1
+    assert rare.reason == "not 30 matches within 5 rows; term found in 1 user < probe limit 20"
+    common = plan({"q": "common"})
+    assert common.way == planner.BOUNDED_SCAN and common.ids is None
+    assert common.reason.endswith("term found in 20 users or more (probe limit 20)")
