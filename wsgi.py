@@ -1,12 +1,13 @@
 """The demo chatbot host: a small chatbot with passwordless sign-in and the admin panel.
 
-``flask --app wsgi run`` serves it; ``create_app(test_config)`` builds one for tests.
+``flask --app wsgi run`` serves it (Flask finds ``create_app`` itself), gunicorn runs
+``'wsgi:create_app()'`` (``gunicorn.conf.py`` beside it); ``create_app(test_config)``
+builds one for tests. Importing this module builds no app and writes nothing.
 It is also the example of mounting admin-users into an app of your own.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 from pathlib import Path
@@ -292,10 +293,3 @@ def request_data(kind):
         service.request_deletion(current_user)
         flash("We have your request: an admin will delete your account.")
     return redirect(url_for("chat.profile"))
-
-
-app = create_app()
-# The loaded app's objects (Flask's, SQLAlchemy's, the views') stay for good: set apart, a
-# full garbage collection no longer walks them (it took 30-45 ms, about once in a
-# thousand requests), and worker processes forked from here keep sharing their pages.
-gc.freeze()

@@ -141,6 +141,8 @@ def serve(url: str, secret: str, workers: int = 4):
             f"fd://{listener.fileno()}",
             "--log-level",
             "warning",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),  # each worker sets its loaded app apart from gc
             "wsgi:create_app()",
         ],  # fmt: skip
         env={**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": secret},

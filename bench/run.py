@@ -759,7 +759,7 @@ def main() -> int:
     terms = pick_terms(app, models, facts["users"])
     setup_rss = peak_rss_mb()
     rss_reset = reset_peak_rss()
-    gc.freeze()  # the loaded app's objects, set apart as wsgi.py does
+    gc.freeze()  # the loaded app's objects, set apart as gunicorn.conf.py does
     for t in terms:
         print(f"term {t['kind']:>16}: {t['term']!r:>24} {t['matches']:>9,} users {t['share']:.3%}")
 

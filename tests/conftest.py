@@ -1,35 +1,45 @@
-"""Fixtures: a fresh demo-host app per test, on SQLite and on PostgreSQL.
+"""Fixtures: a fresh demo-host app per test, on SQLite and on PostgreSQL. The plain
+helpers the tests share are in ``helpers.py``.
 
-PostgreSQL runs where ``ADMIN_USERS_TEST_POSTGRES_URL`` (or the default below) answers;
-elsewhere those runs skip, unless ``ADMIN_USERS_REQUIRE_ALL=1`` (CI) makes them fail.
-Each test run makes a database of its own beside that one (its role needs CREATEDB) and
-drops it at the end, so that two runs on one machine never share tables.
+PostgreSQL runs where ``ADMIN_USERS_TEST_POSTGRES_URL`` (or the default in helpers.py)
+answers; elsewhere those runs skip, unless ``ADMIN_USERS_REQUIRE_ALL=1`` (CI) makes them
+fail. Each test run makes a database of its own beside that one (its role needs CREATEDB)
+and drops it at the end, so that two runs on one machine never share tables.
+
+Markers (pyproject.toml): ``postgres`` and ``browser`` are set here, from what a test
+uses; ``slow`` is set by the tests themselves. ``scripts/test -m "not slow"`` is the
+quick loop.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from helpers import (
+    POSTGRES_URL,
+    csrf_token_for,
+    demo_app,
+    reset_database,
+    signed_in,
+    skip_or_fail,
+)
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from admin_users.extension import create_tables
 
-POSTGRES_URL = os.environ.get(
-    "ADMIN_USERS_TEST_POSTGRES_URL",
-    "postgresql+psycopg://admin_users:admin_users@127.0.0.1:5432/admin_users_test",
-)
-REQUIRE_ALL = os.environ.get("ADMIN_USERS_REQUIRE_ALL") == "1"
-
-
-def skip_or_fail(reason: str):
-    if REQUIRE_ALL:
-        pytest.fail(f"{reason} (ADMIN_USERS_REQUIRE_ALL=1 turns this skip into a failure)")
-    pytest.skip(reason)
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these marks
+def pytest_collection_modifyitems(items):
+    """``postgres`` on every test that runs on PostgreSQL (the ``database_url`` param, or
+    its database asked for directly); ``browser`` on every test that drives Chromium."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or "postgres_url" in item.fixturenames:
+            item.add_marker(pytest.mark.postgres)
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -52,17 +62,6 @@ def postgres_url():
     server.dispose()
 
 
-def reset_database(url: str) -> None:
-    """An empty database: PostgreSQL's public schema (of this run's own database) is
-    dropped and made again."""
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
@@ -81,23 +80,21 @@ def plan_settings():
 
 @pytest.fixture
 def app(database_url, tmp_path, plan_settings):
-    from wsgi import create_app, db
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "ADMIN_USERS_BASE_URL": "http://localhost",
+        "ADMIN_USERS_PLAN_SETTINGS": plan_settings,
+    }
+    with demo_app(config) as app:
+        yield app
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "ADMIN_USERS_BASE_URL": "http://localhost",
-            "ADMIN_USERS_PLAN_SETTINGS": plan_settings,
-        }
-    )
-    with app.app_context():
-        create_tables()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+
+@pytest.fixture
+def db(app):
+    """The demo host's SQLAlchemy object (``db.session`` inside an app context)."""
+    return app.extensions["sqlalchemy"]
 
 
 @pytest.fixture
@@ -123,28 +120,6 @@ def models(app):
     return app.extensions["admin_users"].models
 
 
-def session_token(app, user) -> str:
-    """The token of a new session record of ``user`` (a user or an id), as a sign-in
-    makes; Flask-Login keeps it as ``_user_id``."""
-    from admin_users import sessions
-
-    with app.app_context():
-        state = app.extensions["admin_users"]
-        user = state.db.session.get(state.models.User, getattr(user, "id", user))
-        token = sessions.open_session(user)
-        state.db.session.commit()
-    return token
-
-
-def signed_in(client, user):
-    """``client`` signed in as ``user`` (a user or an id), as after a redeemed link."""
-    token = session_token(client.application, user)
-    with client.session_transaction() as session:
-        session["_user_id"] = token
-        session["_fresh"] = True
-    return client
-
-
 class Auth:
     def __init__(self, client):
         self.client = client
@@ -163,12 +138,6 @@ def auth(client):
     return Auth(client)
 
 
-def csrf_token_for(client) -> str:
-    """A valid CSRF token for ``client``'s session, read off a real page."""
-    html = client.get("/login").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 @pytest.fixture
 def csrf_token(client):
     return lambda: csrf_token_for(client)
@@ -176,7 +145,21 @@ def csrf_token(client):
 
 @pytest.fixture
 def admin(ctx, api):
+    """The admin, made inside ``ctx`` (for tests that call the API directly)."""
     return api.create_admin("admin@example.com")
+
+
+@pytest.fixture
+def admin_id(app, api):
+    """The id of the admin ``admin@example.com``, made outside any request."""
+    with app.app_context():
+        return api.create_admin("admin@example.com").id
+
+
+@pytest.fixture
+def admin_client(app, admin_id):
+    """A client of its own signed in as that admin (``client`` stays signed out)."""
+    return signed_in(app.test_client(), admin_id)
 
 
 @pytest.fixture
@@ -233,19 +216,12 @@ def browser():
 @pytest.fixture
 def browser_app(tmp_path):
     """The demo host on SQLite, for tests driven through a browser."""
-    from wsgi import create_app, db
-
-    app = create_app(
-        {
-            "SECRET_KEY": "browser test",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
-        }
-    )
-    with app.app_context():
-        create_tables()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    config = {
+        "SECRET_KEY": "browser test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
+    }
+    with demo_app(config) as app:
+        yield app
 
 
 @pytest.fixture
@@ -297,87 +273,3 @@ def page(browser, server):
     errors = [e for e in errors if not any(x in e for x in page.expected_console_errors)]
     assert errors == [], f"JavaScript errors: {errors}"
     assert foreign == [], f"requests to other hosts: {foreign}"
-
-
-def sign_in(page, app, email):
-    """Sign in through the real flow: the link's page, then its button."""
-    from admin_users import service
-
-    with app.app_context():
-        url = service.login_link_url(service.find_user(email))
-    page.goto(url)
-    page.click("#sign-in")
-    page.wait_for_url("**/")
-
-
-def open_as_admin(page, app, *, users: int, path: str):
-    """``users`` demo users and an admin, signed in through the real flow, at ``path``."""
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["admin-users", "demo-data", "--users", str(users)]).exit_code == 0
-    assert runner.invoke(args=["admin-users", "create-admin", "admin@example.com"]).exit_code == 0
-    sign_in(page, app, "admin@example.com")
-    page.goto(path)
-    return page
-
-
-# -- SQL --------------------------------------------------------------------------------------
-
-
-@contextmanager
-def recorded_sql(engine):
-    """Every statement ``engine`` runs meanwhile, upper-cased, with its parameters."""
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement.upper(), parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def offsets_or_counts(statements) -> list[str]:
-    """The statements that count rows or skip rows with OFFSET.
-
-    SQLite's dialect writes ``OFFSET ?`` bound to 0 after every LIMIT: that skips nothing.
-    """
-
-    def skips(s, p) -> bool:
-        offsets = [p[s[: m.end()].count("?") - 1] for m in re.finditer(r"OFFSET \?", s)]
-        return "OFFSET" in s.replace("OFFSET ?", "") or any(offsets)
-
-    return [s for s, p in statements if "COUNT(" in s or skips(s, p)]
-
-
-@contextmanager
-def writes_refused(app, table="audit_logs", operation="INSERT"):
-    """The database itself refuses every ``operation`` on ``table`` meanwhile (a trigger)."""
-    from wsgi import db
-
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name == "sqlite":
-        create = [
-            f"CREATE TRIGGER refuse_write BEFORE {operation} ON {table} "
-            "BEGIN SELECT RAISE(ABORT, 'write refused'); END"
-        ]
-        drop = ["DROP TRIGGER refuse_write"]
-    else:
-        create = [
-            "CREATE FUNCTION refuse_write() RETURNS trigger AS "
-            "$$ BEGIN RAISE EXCEPTION 'write refused'; END $$ LANGUAGE plpgsql",
-            f"CREATE TRIGGER refuse_write BEFORE {operation} ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_write()",
-        ]
-        drop = [f"DROP TRIGGER refuse_write ON {table}", "DROP FUNCTION refuse_write()"]
-    with engine.begin() as connection:
-        for statement in create:
-            connection.execute(text(statement))
-    try:
-        yield
-    finally:
-        with engine.begin() as connection:
-            for statement in drop:
-                connection.execute(text(statement))

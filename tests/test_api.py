@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from admin_users import Status, status_of
@@ -13,9 +14,8 @@ from admin_users.models import AuditLogIsAppendOnly
 
 
 def fresh(db_obj):
-    from wsgi import db
-
-    db.session.expire_all()
+    """``db_obj`` as the database has it now (the app context's session expired)."""
+    current_app.extensions["sqlalchemy"].session.expire_all()
     return db_obj
 
 
@@ -80,9 +80,7 @@ def test_last_activity_moves_with_own_actions_only(ctx, api, admin):
     assert fresh(user).last_activity_at == steps[-1]
 
 
-def test_deleting_a_chat_leaves_no_title_or_content(ctx, api, models):
-    from wsgi import db
-
+def test_deleting_a_chat_leaves_no_title_or_content(ctx, api, models, db):
     user = api.register("c@example.com")
     chat = api.start_chat(user)
     api.add_message(chat, "user", "my secret plan")
@@ -104,9 +102,7 @@ def test_deleting_a_chat_leaves_no_title_or_content(ctx, api, models):
         api.add_message(chat, "user", "more")
 
 
-def test_guest_who_registers_keeps_their_chats(ctx, api, models):
-    from wsgi import db
-
+def test_guest_who_registers_keeps_their_chats(ctx, api, models, db):
     guest = api.create_guest()
     chat = api.start_chat(guest)
     api.add_message(chat, "user", "hello")
@@ -146,9 +142,7 @@ def test_guest_ids_are_well_formed(ctx, api):
     assert all(re.fullmatch(r"g-\d{9}", gid) for gid in ids)
 
 
-def test_audit_entries_cannot_be_updated_or_deleted(ctx, api, models):
-    from wsgi import db
-
+def test_audit_entries_cannot_be_updated_or_deleted(ctx, api, models, db):
     user = api.register("f@example.com")
     entry = api.record_event(user, "login", entity="session", ip="192.0.2.1")
     entry = db.session.get(models.AuditLog, entry.id)
@@ -163,9 +157,7 @@ def test_audit_entries_cannot_be_updated_or_deleted(ctx, api, models):
     assert db.session.get(models.AuditLog, entry.id).action == "login"
 
 
-def test_audit_entry_records_actor_ip_and_reason(ctx, api, admin, models):
-    from wsgi import db
-
+def test_audit_entry_records_actor_ip_and_reason(ctx, api, admin, models, db):
     user = api.register("g@example.com")
     api.deactivate(user, reason="Spam or bot account", actor=admin, ip="2001:db8::1")
     entry = db.session.scalars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import open_as_admin
+from helpers import open_as_admin
 
 
 @pytest.fixture

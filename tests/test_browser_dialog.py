@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import sign_in
+from helpers import sign_in
 from sqlalchemy import insert
 
 from admin_users.models import utcnow
@@ -14,8 +14,8 @@ from admin_users.models import utcnow
 @pytest.fixture
 def admin_page(page, browser_app):
     from admin_users import service
-    from wsgi import db
 
+    db = browser_app.extensions["sqlalchemy"]
     runner = browser_app.test_cli_runner()
     assert runner.invoke(args=["admin-users", "demo-data", "--users", "120"]).exit_code == 0
     with browser_app.app_context():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import open_as_admin
+from helpers import open_as_admin
 
 from admin_users.listing import ListQuery, iterate
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import sign_in_by_link
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,9 +13,7 @@ def test_init_db_creates_the_tables(app, runner):
     assert result.exit_code == 0 and "ready" in result.output
 
 
-def test_demo_data_makes_a_consistent_mix(app, runner, models):
-    from wsgi import db
-
+def test_demo_data_makes_a_consistent_mix(app, runner, models, db):
     result = runner.invoke(args=["admin-users", "demo-data", "--users", "500"])
     assert result.exit_code == 0, result.output
     assert "500 users" in result.output
@@ -52,11 +51,7 @@ def test_create_admin_and_login_link(app, runner):
     assert link.output.startswith("http://localhost/login/link/")
     client = app.test_client()
     path = link.output.strip().removeprefix("http://localhost")
-    import re
-
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    assert client.post(path, data={"csrf_token": token}).status_code == 302
+    assert sign_in_by_link(client, path).status_code == 302
     assert client.get("/admin/users/").status_code == 200
 
 

@@ -3,42 +3,25 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
-from conftest import csrf_token_for, signed_in, writes_refused
+from helpers import (
+    admin_post,
+    csrf_token_for,
+    link_path,
+    sign_in_by_link,
+    signed_in,
+    writes_refused,
+)
 from sqlalchemy import func, select
 
 IP = {"REMOTE_ADDR": "203.0.113.9"}
+post_action = partial(admin_post, environ_base=IP)  # the admin's, as the audit records
 
 
 def chat(client, text="hello"):
     return client.post("/chat", data={"message": text, "csrf_token": csrf_token_for(client)})
-
-
-def link_path(app, api, email):
-    with app.app_context():
-        return re.sub(r"^https?://[^/]+", "", api.login_link_url(api.find_user(email)))
-
-
-def sign_in_by_link(client, path):
-    return client.post(path, data={"csrf_token": csrf_token_for(client)})
-
-
-@pytest.fixture
-def admin_id(app, api):
-    with app.app_context():
-        return api.create_admin("admin@example.com").id
-
-
-@pytest.fixture
-def admin_client(app, admin_id):
-    return signed_in(app.test_client(), admin_id)
-
-
-def post_action(client, url, **form):
-    token = client.get("/admin/users/csrf-token").get_json()["token"]
-    headers = {"X-CSRFToken": token, "Accept": "application/json"}  # as the page's script sends
-    return client.post(url, data=form, headers=headers, environ_base=IP)
 
 
 def user_id(app, api, ref):
@@ -49,9 +32,9 @@ def user_id(app, api, ref):
 def test_signed_in_user_is_blocked_then_restored(app, client, api, admin_client):
     with app.app_context():
         api.register("chatter@example.com")
-    assert sign_in_by_link(client, link_path(app, api, "chatter@example.com")).status_code == 302
+    assert sign_in_by_link(client, link_path(app, "chatter@example.com")).status_code == 302
     assert chat(client).status_code == 302
-    old_link = link_path(app, api, "chatter@example.com")  # issued before the deactivation
+    old_link = link_path(app, "chatter@example.com")  # issued before the deactivation
     uid = user_id(app, api, "chatter@example.com")
 
     response = post_action(
@@ -72,7 +55,7 @@ def test_signed_in_user_is_blocked_then_restored(app, client, api, admin_client)
         api.login_link_url(api.find_user(uid))
 
     assert post_action(admin_client, f"/admin/users/{uid}/reactivate").get_json()["changed"]
-    assert sign_in_by_link(client, link_path(app, api, "chatter@example.com")).status_code == 302
+    assert sign_in_by_link(client, link_path(app, "chatter@example.com")).status_code == 302
     assert chat(client, "back again").status_code == 302
 
 
@@ -80,7 +63,7 @@ def test_remember_me_session_is_refused_too(app, api, admin_client):
     client = app.test_client()
     with app.app_context():
         api.register("remembered@example.com")
-    sign_in_by_link(client, link_path(app, api, "remembered@example.com"))
+    sign_in_by_link(client, link_path(app, "remembered@example.com"))
     assert client.get_cookie("remember_token") is not None
     client.delete_cookie("session")  # the browser was closed: only remember-me is left
     assert chat(client).status_code == 302  # signed in again through the cookie
@@ -106,9 +89,9 @@ def test_admin_loses_and_regains_the_panel(app, api, admin_client):
     with app.app_context():
         other_id = api.create_admin("other@example.com").id
     other = app.test_client()
-    sign_in_by_link(other, link_path(app, api, "other@example.com"))
+    sign_in_by_link(other, link_path(app, "other@example.com"))
     assert other.get("/admin/users/").status_code == 200
-    early_link = link_path(app, api, "other@example.com")
+    early_link = link_path(app, "other@example.com")
     post_action(admin_client, f"/admin/users/{other_id}/deactivate", reason="compromised")
     assert other.get("/admin/users/").status_code == 302  # to sign-in: no longer signed in
     assert other.get("/admin/").status_code == 302
@@ -116,7 +99,7 @@ def test_admin_loses_and_regains_the_panel(app, api, admin_client):
     assert refused.status_code == 400 and b"deactivated" in refused.data
     post_action(admin_client, f"/admin/users/{other_id}/reactivate")
     assert other.get("/admin/users/").status_code == 302  # that session stays ended
-    assert sign_in_by_link(other, link_path(app, api, "other@example.com")).status_code == 302
+    assert sign_in_by_link(other, link_path(app, "other@example.com")).status_code == 302
     assert other.get("/admin/users/").status_code == 200
 
 
@@ -155,9 +138,7 @@ def test_chat_permission_levels(app, api, admin_client, permission, expected):
         assert b"Confirm your email" in chat(clients["unconfirmed"]).data
 
 
-def test_anonymous_first_chat_creates_a_guest_kept_in_the_session(app, client, models):
-    from wsgi import db
-
+def test_anonymous_first_chat_creates_a_guest_kept_in_the_session(app, client, models, db):
     assert chat(client).status_code == 302
     assert chat(client).status_code == 302
     with client.session_transaction() as session:
@@ -167,9 +148,7 @@ def test_anonymous_first_chat_creates_a_guest_kept_in_the_session(app, client, m
         assert db.session.scalar(select(func.count()).select_from(models.User)) == 1
 
 
-def test_chat_permission_change_is_audited(app, api, admin_client, models):
-    from wsgi import db
-
+def test_chat_permission_change_is_audited(app, api, admin_client, models, db):
     token = csrf_token_for(admin_client)
     admin_client.post(
         "/admin/app-config/",
@@ -197,9 +176,7 @@ def test_chat_permission_change_is_audited(app, api, admin_client, models):
     assert 'value="login" checked' in page and "guest -&gt; login" in page
 
 
-def test_audit_entry_has_admin_reason_and_ip(app, api, admin_id, admin_client, models):
-    from wsgi import db
-
+def test_audit_entry_has_admin_reason_and_ip(app, api, admin_id, admin_client, models, db):
     with app.app_context():
         uid = api.register("target@example.com").id
     post_action(
@@ -226,9 +203,7 @@ def test_audit_entry_has_admin_reason_and_ip(app, api, admin_id, admin_client, m
         ]
 
 
-def test_when_the_audit_write_fails_nothing_changes(app, api, admin_client, models):
-    from wsgi import db
-
+def test_when_the_audit_write_fails_nothing_changes(app, api, admin_client, models, db):
     with app.app_context():
         uid = api.register("safe@example.com").id
         blocked_id = api.register("blocked@example.com").id
@@ -259,9 +234,7 @@ def test_when_the_audit_write_fails_nothing_changes(app, api, admin_client, mode
         assert db.session.scalar(select(func.count()).select_from(models.AuditLog)) == before
 
 
-def test_deactivation_deletes_nothing(app, api, admin_client, models):
-    from wsgi import db
-
+def test_deactivation_deletes_nothing(app, api, admin_client, models, db):
     def counts():
         with app.app_context():
             return {
@@ -303,9 +276,7 @@ def test_bad_action_requests(app, api, admin_client):
     )
 
 
-def test_bulk_deactivation_skips_and_counts(app, api, admin_id, admin_client, models):
-    from wsgi import db
-
+def test_bulk_deactivation_skips_and_counts(app, api, admin_id, admin_client, models, db):
     with app.app_context():
         ids = [api.register(f"bulk{n}@example.com").id for n in range(3)]
         api.deactivate(api.find_user(ids[2]), reason="earlier")

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import re
 
+from helpers import csrf_token_for
 from sqlalchemy import select
 
 
-def token(client):
-    html = client.get("/login").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
 def audit(app, models):
-    from wsgi import db
-
+    db = app.extensions["sqlalchemy"]
     with app.app_context():
         return db.session.execute(
             select(
@@ -24,7 +19,7 @@ def audit(app, models):
 
 
 def test_guest_chats_registers_signs_in_and_out(app, client, models, capsys):
-    csrf = token(client)
+    csrf = csrf_token_for(client)
     env = {"REMOTE_ADDR": "198.51.100.7"}
     response = client.post(
         "/chat", data={"message": "Hello bot", "csrf_token": csrf}, environ_base=env
@@ -37,11 +32,15 @@ def test_guest_chats_registers_signs_in_and_out(app, client, models, capsys):
     client.post("/register", data={"email": "me@example.com", "csrf_token": csrf}, environ_base=env)
     link = re.search(r"http://localhost(/login/link/\S+)", capsys.readouterr().out).group(1)
     assert "You said: Hello bot" in client.get(f"/?chat={chat_id}").get_data(as_text=True)
-    client.post("/logout", data={"csrf_token": token(client)}, environ_base=env)
-    client.post(link, data={"csrf_token": token(client)}, environ_base=env)
-    client.post(f"/chat/{chat_id}/delete", data={"csrf_token": token(client)}, environ_base=env)
+    client.post("/logout", data={"csrf_token": csrf_token_for(client)}, environ_base=env)
+    client.post(link, data={"csrf_token": csrf_token_for(client)}, environ_base=env)
     client.post(
-        "/profile", data={"first_name": "Me", "csrf_token": token(client)}, environ_base=env
+        f"/chat/{chat_id}/delete", data={"csrf_token": csrf_token_for(client)}, environ_base=env
+    )
+    client.post(
+        "/profile",
+        data={"first_name": "Me", "csrf_token": csrf_token_for(client)},
+        environ_base=env,
     )
     actions = [a for a, ip, _ in audit(app, models)]
     assert actions == [
@@ -68,7 +67,9 @@ def test_someone_elses_chat_is_404(app, client, api):
         chat_id = api.start_chat(other).id
     assert client.get(f"/?chat={chat_id}").status_code == 404
     assert (
-        client.post(f"/chat/{chat_id}/delete", data={"csrf_token": token(client)}).status_code
+        client.post(
+            f"/chat/{chat_id}/delete", data={"csrf_token": csrf_token_for(client)}
+        ).status_code
         == 404
     )
 
@@ -79,7 +80,9 @@ def test_login_page_does_not_reveal_accounts(client, app, api):
     answers = set()
     for email in ("known@example.com", "unknown@example.com"):
         response = client.post(
-            "/login", data={"email": email, "csrf_token": token(client)}, follow_redirects=True
+            "/login",
+            data={"email": email, "csrf_token": csrf_token_for(client)},
+            follow_redirects=True,
         )
         answers.add(
             re.search(r'<p class="flash">(.*?)</p>', response.get_data(as_text=True)).group(1)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+from helpers import demo_app
 
 from bench.load import _http, admin_races, link_race, serve
+
+pytestmark = pytest.mark.slow  # gunicorn and its four workers start for each test
 
 SECRET = "gunicorn test"
 
@@ -15,18 +18,9 @@ SECRET = "gunicorn test"
 @pytest.fixture
 def served(database_url):
     """(app, base URL): the demo on ``database_url``, served by 4 gunicorn workers."""
-    from admin_users.extension import create_tables
-    from wsgi import create_app, db
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET})
-    with app.app_context():
-        create_tables()
-    try:
-        with serve(database_url, SECRET) as base:
-            yield app, base
-    finally:
-        with app.app_context():
-            db.engine.dispose()
+    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET}
+    with demo_app(config) as app, serve(database_url, SECRET) as base:
+        yield app, base
 
 
 def test_one_link_redeemed_at_once_signs_in_once(served):

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from conftest import signed_in
+from helpers import link_path
 
 
-@pytest.fixture
-def admin_client(app, api):
+def test_admin_pages_are_hardened(app, api, admin_client):
     with app.app_context():
-        admin_id = api.create_admin("admin@example.com").id
         user_id = api.register("someone@example.com").id
-    client = signed_in(app.test_client(), admin_id)
-    client.user_id = user_id
-    return client
-
-
-def test_admin_pages_are_hardened(admin_client):
     urls = [
         "/admin/",
         "/admin/users/",
         "/admin/users/batch",
-        f"/admin/users/{admin_client.user_id}",
-        f"/admin/users/{admin_client.user_id}/audit",
+        f"/admin/users/{user_id}",
+        f"/admin/users/{user_id}/audit",
         "/admin/app-config/",
         "/admin/users/csrf-token",
     ]
@@ -66,9 +57,7 @@ def test_cookies_are_httponly_lax_and_secure_over_https(app, api):
     app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
     with app.app_context():
         api.register("cookie@example.com")
-        path = re.sub(
-            r"^https?://[^/]+", "", api.login_link_url(api.find_user("cookie@example.com"))
-        )
+    path = link_path(app, "cookie@example.com")
     client = app.test_client()
     page = client.get(path, base_url="https://localhost").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -5,7 +5,7 @@ erasing yourself, and strings that would take over an operator's terminal."""
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token_for, signed_in
+from helpers import admin_post, csrf_token_for, signed_in
 from sqlalchemy import func, select, update
 
 from admin_users.models import utcnow
@@ -13,25 +13,8 @@ from admin_users.models import utcnow
 BIG = [str(2**31), str(2**63), "9" * 30]
 
 
-@pytest.fixture
-def admin_id(app, api):
-    with app.app_context():
-        return api.create_admin("admin@example.com").id
-
-
-@pytest.fixture
-def admin_client(app, admin_id):
-    return signed_in(app.test_client(), admin_id)
-
-
-def admin_post(client, url, **form):
-    token = client.get("/admin/users/csrf-token").get_json()["token"]
-    return client.post(url, data=form, headers={"X-CSRFToken": token, "Accept": "application/json"})
-
-
 def count(app, model):
-    from wsgi import db
-
+    db = app.extensions["sqlalchemy"]
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model))
 
@@ -129,9 +112,7 @@ def test_an_admin_cannot_erase_themself(app, api, admin_id, admin_client):
         assert api.find_user(admin_id).erased_at is None
 
 
-def test_the_cli_escapes_what_would_take_over_a_terminal(app, api, runner, models):
-    from wsgi import db
-
+def test_the_cli_escapes_what_would_take_over_a_terminal(app, api, runner, models, db):
     with app.app_context():
         user = api.register("spoof\u202egpj.exe@example.com")
         db.session.execute(  # as an older version, or another writer, may have stored it

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import string
 
+import pytest
+from helpers import admin_post, csrf_token_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +25,7 @@ args_strategy = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(
     max_examples=120,
     deadline=None,
@@ -60,6 +63,7 @@ def test_a_real_cursor_with_odd_search_terms(client, auth, app, api):
     assert batch.status_code == 200 and batch.get_data(as_text=True).count('class="user-row"') == 5
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(
     max_examples=80,
     deadline=None,
@@ -92,6 +96,7 @@ TEXT = st.one_of(st.sampled_from(ODD), st.text(max_size=60))
 IDS = st.one_of(st.integers(-3, 60), st.sampled_from(["abc", "9" * 30, str(2**31), str(2**63)]))
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(
     max_examples=80,
     deadline=None,
@@ -111,16 +116,15 @@ def test_admin_actions_never_cause_a_server_error(client, auth, app, api, user, 
             for n in range(5):
                 api.register(f"target{n}@example.com")
     auth.login(app._fuzz_admin)
-    token = client.get("/admin/users/csrf-token").get_json()["token"]
-    headers = {"X-CSRFToken": token, "Accept": "application/json"}
     if action == "bulk":
         url, form = "/admin/users/action/", {**form, "action": "deactivate", "rowid": str(user)}
     else:
         url = f"/admin/users/{user}/{action}"
-    response = client.post(url, data=form, headers=headers)
+    response = admin_post(client, url, **form)
     assert response.status_code in (200, 400, 404), (url, form, response.status_code)
 
 
+@pytest.mark.slow  # a long hypothesis run
 @settings(
     max_examples=100,
     deadline=None,
@@ -132,8 +136,6 @@ def test_admin_actions_never_cause_a_server_error(client, auth, app, api, user, 
     text=TEXT,
 )
 def test_the_demo_hosts_routes_never_cause_a_server_error(app, route, chat, text):
-    from conftest import csrf_token_for
-
     client = app.test_client()
     token = csrf_token_for(client)
     if route == "index":

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import offsets_or_counts, recorded_sql
+from helpers import offsets_or_counts, recorded_sql
 from sqlalchemy import text
 
 from admin_users.models import utcnow
@@ -61,10 +61,8 @@ EMAILS = [
 
 
 @pytest.fixture
-def people(app, models):
+def people(app, models, db):
     """A mixed population with ties on every sort; returns plain dicts (the oracle's view)."""
-    from wsgi import db
-
     base = utcnow().replace(microsecond=0) - timedelta(days=30)
     users = []
     with app.app_context():
@@ -252,11 +250,9 @@ def test_scrolling_shows_each_user_once_while_users_sign_up(
 
 
 @pytest.mark.parametrize("desc", ["0", "1"])
-def test_no_user_twice_when_last_activity_moves(app, signed_in, people, desc, api):
+def test_no_user_twice_when_last_activity_moves(app, signed_in, people, desc, api, db):
     def activity(_shown):
         with app.app_context():
-            from wsgi import db
-
             for u in people["all"][::7]:
                 user = api.find_user(u["id"])
                 if user.deactivated_at is None:  # a deactivated user does nothing
@@ -270,9 +266,7 @@ def test_no_user_twice_when_last_activity_moves(app, signed_in, people, desc, ap
 
 
 @every_strategy
-def test_batches_use_no_offset_and_no_count(app, signed_in, people):
-    from wsgi import db
-
+def test_batches_use_no_offset_and_no_count(app, signed_in, people, db):
     with app.app_context():
         engine = db.engine
     with recorded_sql(engine) as statements:
@@ -360,9 +354,7 @@ def test_empty_states(app, client, auth, api, people):
     auth.logout()
 
 
-def test_empty_state_without_users(app, client, auth, models):
-    from wsgi import db
-
+def test_empty_state_without_users(app, client, auth, models, db):
     with app.app_context():
         admin = models.User(email="a@a.test", is_admin=True, confirmed_at=utcnow())
         db.session.add(admin)

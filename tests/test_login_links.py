@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlparse
 
 import pytest
+from helpers import link_path
 
 
-def link_path(api, user):
-    return urlparse(api.login_link_url(user)).path
-
-
-def test_link_signs_in_once_and_confirms(app, client, api, csrf_token):
+def test_link_signs_in_once_and_confirms(app, client, api, csrf_token, db, models):
     with app.app_context():
-        user = api.register("one@example.com")
-        path = link_path(api, user)
+        user_id = api.register("one@example.com").id
+    path = link_path(app, "one@example.com")
     page = client.get(path)
     assert page.status_code == 200 and b'id="sign-in"' in page.data
     assert client.get("/admin/").status_code == 302  # the GET signed no one in
@@ -23,10 +19,7 @@ def test_link_signs_in_once_and_confirms(app, client, api, csrf_token):
     assert response.status_code == 302
     assert "one@example.com" in client.get("/profile").get_data(as_text=True)
     with app.app_context():
-        from wsgi import db
-
-        user = db.session.get(type(user), user.id)
-        assert user.confirmed_at is not None
+        assert db.session.get(models.User, user_id).confirmed_at is not None
     client.post("/logout", data={"csrf_token": csrf_token()})
     again = client.post(path, data={"csrf_token": csrf_token()})
     assert again.status_code == 400 and b"already been used" in again.data
@@ -34,18 +27,16 @@ def test_link_signs_in_once_and_confirms(app, client, api, csrf_token):
         assert "_user_id" not in session
 
 
-def test_get_of_a_link_signs_no_one_in(app, client, api):
+def test_get_of_a_link_signs_no_one_in(app, client, api, db, models):
     with app.app_context():
-        user = api.register("two@example.com")
-        path = link_path(api, user)
+        user_id = api.register("two@example.com").id
+    path = link_path(app, "two@example.com")
     for _ in range(3):
         assert client.get(path).status_code == 200
     with client.session_transaction() as session:
         assert "_user_id" not in session
     with app.app_context():
-        from wsgi import db
-
-        assert db.session.get(type(user), user.id).confirmed_at is None
+        assert db.session.get(models.User, user_id).confirmed_at is None
 
 
 def test_link_expires(app, api):

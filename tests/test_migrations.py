@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import reset_database
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from helpers import demo_app, reset_database
 from sqlalchemy import (
     Boolean,
     Column,
@@ -41,13 +41,9 @@ from admin_users.models import UserMixin
 @pytest.fixture
 def bare_app(database_url):
     """The demo host on an empty database: no ``create_tables()``."""
-    from wsgi import create_app, db
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TESTING": True})
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TESTING": True}
+    with demo_app(config, tables=False) as app:
+        yield app
 
 
 def _engine(app):
@@ -396,8 +392,7 @@ def test_flask_migrate_runs_the_same_environment(bare_app):
     and its own autogenerate leaves the extension's objects alone."""
     from flask_migrate import Migrate
 
-    from wsgi import db
-
+    db = bare_app.extensions["sqlalchemy"]
     Migrate(bare_app, db, include_object=migrate.host_include_object)
     runner = bare_app.test_cli_runner()
     directory = str(migrate.DIRECTORY)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import signed_in
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.contrib.sqla import ModelView
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from helpers import signed_in
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import mapped_column
 
@@ -82,12 +82,12 @@ def test_host_admin_lists_its_own_users(host, api):
 
 def test_two_apps_from_one_factory_both_work(database_url, api, tmp_path):
     from wsgi import create_app
-    from wsgi import db as demo_db
 
     apps = []
     for n in range(2):
         url = f"sqlite:///{tmp_path / f'app{n}.sqlite'}"
         app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+        demo_db = app.extensions["sqlalchemy"]
         with app.app_context():
             demo_db.create_all()
             admin_id = api.create_admin(f"admin{n}@example.com").id
@@ -97,7 +97,7 @@ def test_two_apps_from_one_factory_both_work(database_url, api, tmp_path):
         html = client.get("/admin/users/").get_data(as_text=True)
         assert f"admin{n}@example.com" in html and f"admin{1 - n}@example.com" not in html
         with app.app_context():
-            demo_db.engine.dispose()
+            app.extensions["sqlalchemy"].engine.dispose()
 
 
 def test_a_clear_error_without_init_app():

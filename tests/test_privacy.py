@@ -6,10 +6,11 @@ import json
 import re
 import tracemalloc
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import csrf_token_for, signed_in, writes_refused
+from helpers import admin_post, csrf_token_for, writes_refused
 from sqlalchemy import String, Text, func, insert, select, text
 
 from admin_users import search
@@ -29,20 +30,7 @@ SECRETS = {
     "message": "my private message text 7731",
 }
 
-
-@pytest.fixture
-def admin_client(app, api):
-    with app.app_context():
-        admin_id = api.create_admin("admin@example.com").id
-    client = signed_in(app.test_client(), admin_id)
-    client.admin_id = admin_id
-    return client
-
-
-def post(client, url, **form):
-    token = client.get("/admin/users/csrf-token").get_json()["token"]
-    headers = {"X-CSRFToken": token, "Accept": "application/json"}
-    return client.post(url, data=form, headers=headers, environ_base=ADMIN_IP)
+post = partial(admin_post, environ_base=ADMIN_IP)  # from the admin's address
 
 
 @pytest.fixture
@@ -103,10 +91,8 @@ def test_requests_show_in_the_admin_until_fulfilled(app, client, admin_client, p
 
 
 def test_export_holds_everything_of_the_user_and_nothing_else(
-    app, client, admin_client, person, models
+    app, client, admin_client, person, models, db
 ):
-    from wsgi import db
-
     client.post("/profile/request/export", data={"csrf_token": csrf_token_for(client)})
     data = read_export(post(admin_client, f"/admin/users/{person}/export"))
     assert data["schema"] == "admin-users.export/1"
@@ -136,9 +122,8 @@ def test_export_holds_everything_of_the_user_and_nothing_else(
     assert all(e["user_id"] == person for e in data["audit_log"])
 
 
-def test_export_memory_stays_flat(app, admin_client, api, models):
-    from wsgi import db
-
+@pytest.mark.slow  # 100,000 messages
+def test_export_memory_stays_flat(app, admin_client, api, models, db):
     def peak_for(count):
         with app.app_context():
             user = api.register(f"big{count}@example.com")
@@ -185,8 +170,7 @@ def text_columns(models):
 
 def find_anywhere(app, models, needles) -> list:
     """Every (table, column, needle) where a needle occurs in a text column."""
-    from wsgi import db
-
+    db = app.extensions["sqlalchemy"]
     found = []
     with app.app_context():
         for table, column in text_columns(models):
@@ -202,10 +186,8 @@ def find_anywhere(app, models, needles) -> list:
 
 
 def test_erase_removes_the_person_everywhere_and_keeps_the_trail(
-    app, client, admin_client, person, models, api
+    app, client, admin_client, person, models, api, db
 ):
-    from wsgi import db
-
     with app.app_context():
         old_link = api.issue_login_link(api.find_user(person))
         guest_id = api.find_user(person).guest_id

@@ -20,6 +20,8 @@ TRICKY = "%_\\'\"aAäÄßsSσΣςİiıIé e-.+@0123459😀ŉ"
 PIECES = ["50%", "a_b", "x\\y", "ÄRGER", "ärger", "STRASSE", "straße", "ΣΊΣΥΦΟΣ", "σίσυφος"]
 PIECES += ["İstanbul", "i̇stanbul", "o'neil", 'say"hi', "😀fan", "cus_", "CUS-", "100%_sure"]
 
+pytestmark = pytest.mark.slow  # long hypothesis runs, over 2,000 users
+
 
 def adversarial(rng: random.Random) -> str:
     parts = [rng.choice(PIECES) if rng.random() < 0.5 else "" for _ in range(2)]
@@ -29,10 +31,8 @@ def adversarial(rng: random.Random) -> str:
 
 
 @pytest.fixture
-def population(app, models):
+def population(app, models, db):
     """2,000 users: emails and customer ids built from the tricky characters."""
-    from wsgi import db
-
     rng = random.Random(7)
     rows = []
     with app.app_context():
@@ -124,9 +124,8 @@ ACTIONS = st.lists(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(actions=ACTIONS)
-def test_counters_and_status_counts_equal_a_recount(app, api, models, actions):
+def test_counters_and_status_counts_equal_a_recount(app, api, models, db, actions):
     from admin_users.listing import ListQuery, status_counts
-    from wsgi import db
 
     with app.test_request_context():
         admin = api.find_user("prop-admin@example.com") or api.create_admin(

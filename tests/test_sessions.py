@@ -7,22 +7,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import POSTGRES_URL, csrf_token_for, signed_in
+from helpers import POSTGRES_URL, csrf_token_for, link_path, sign_in_by_link, signed_in
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from admin_users.models import utcnow
-
-
-def link_path(app, email):
-    from admin_users import service
-
-    with app.app_context():
-        return re.sub(r"^https?://[^/]+", "", service.login_link_url(service.find_user(email)))
-
-
-def redeem(client, path):
-    return client.post(path, data={"csrf_token": csrf_token_for(client)})
 
 
 def register(client, email):
@@ -36,8 +25,7 @@ def profile(client):
 
 
 def records(app, models, email):
-    from wsgi import db
-
+    db = app.extensions["sqlalchemy"]
     with app.app_context():
         user_id = db.session.scalar(select(models.User.id).where(models.User.email == email))
         return db.session.scalars(
@@ -47,8 +35,7 @@ def records(app, models, email):
 
 def age_sessions(app, models, email, **ago):
     """Move the user's session records' times back, as if that much time had passed."""
-    from wsgi import db
-
+    db = app.extensions["sqlalchemy"]
     with app.app_context():
         user_id = db.session.scalar(select(models.User.id).where(models.User.email == email))
         db.session.execute(
@@ -71,7 +58,7 @@ def test_a_pre_registered_session_never_becomes_an_admin(app, runner):
     assert attacker.get("/admin/users/").status_code == 302  # to sign-in: that session ended
     assert profile(attacker)[0] == 302
     admin = app.test_client()
-    assert redeem(admin, link_path(app, "new.hire@example.com")).status_code == 302
+    assert sign_in_by_link(admin, link_path(app, "new.hire@example.com")).status_code == 302
     assert admin.get("/admin/users/").status_code == 200
     assert attacker.get("/admin/users/").status_code == 302
 
@@ -80,7 +67,7 @@ def test_a_pre_registered_session_never_sees_the_owner(app, models):
     attacker = app.test_client()
     register(attacker, "owner@example.com")
     owner = app.test_client()
-    assert redeem(owner, link_path(app, "owner@example.com")).status_code == 302
+    assert sign_in_by_link(owner, link_path(app, "owner@example.com")).status_code == 302
     token = csrf_token_for(owner)
     owner.post("/profile", data={"first_name": "Olivia", "csrf_token": token})
     owner.post("/chat", data={"message": "my secret plans", "csrf_token": token})
@@ -103,7 +90,7 @@ def test_cookies_saved_before_sign_out_open_nothing_after(app):
 
         service.register("leaver@example.com")
     client = app.test_client()
-    redeem(client, link_path(app, "leaver@example.com"))
+    sign_in_by_link(client, link_path(app, "leaver@example.com"))
     saved = {name: client.get_cookie(name).value for name in ("session", "remember_token")}
     assert profile(client)[0] == 200
     client.post("/logout", data={"csrf_token": csrf_token_for(client)})
@@ -119,7 +106,7 @@ def test_signing_out_with_only_the_remember_cookie_ends_it_too(app, api, models)
     with app.app_context():
         api.register("closed.browser@example.com")
     client = app.test_client()
-    redeem(client, link_path(app, "closed.browser@example.com"))
+    sign_in_by_link(client, link_path(app, "closed.browser@example.com"))
     saved = client.get_cookie("remember_token").value
     with app.test_request_context(headers={"Cookie": f"remember_token={saved}"}):
         api.sign_out()
@@ -135,7 +122,7 @@ def test_the_remember_cookie_is_new_at_every_sign_in_and_ends_on_the_server(app,
     cookies = []
     for _ in range(2):
         client = app.test_client()
-        redeem(client, link_path(app, "twice@example.com"))
+        sign_in_by_link(client, link_path(app, "twice@example.com"))
         cookies.append(client.get_cookie("remember_token").value)
     assert cookies[0] != cookies[1]
     remembered = app.test_client()
@@ -154,7 +141,7 @@ def test_signing_out_ends_that_session_only(app):
         service.register("two.devices@example.com")
     phone, laptop = app.test_client(), app.test_client()
     for client in (phone, laptop):
-        redeem(client, link_path(app, "two.devices@example.com"))
+        sign_in_by_link(client, link_path(app, "two.devices@example.com"))
     phone.post("/logout", data={"csrf_token": csrf_token_for(phone)})
     assert profile(phone)[0] == 302 and profile(laptop)[0] == 200
 
@@ -174,7 +161,7 @@ def test_an_admin_session_times_out(app, models, ago, open_):
 
         service.create_admin("admin@example.com")
     client = app.test_client()
-    redeem(client, link_path(app, "admin@example.com"))
+    sign_in_by_link(client, link_path(app, "admin@example.com"))
     assert client.get_cookie("remember_token") is None  # admins are not remembered
     assert client.get("/admin/users/").status_code == 200
     age_sessions(app, models, "admin@example.com", **ago)
@@ -187,7 +174,7 @@ def test_last_seen_is_written_at_most_once_a_minute(app, models):
 
         service.register("busy@example.com")
     client = app.test_client()
-    redeem(client, link_path(app, "busy@example.com"))
+    sign_in_by_link(client, link_path(app, "busy@example.com"))
     (first,) = records(app, models, "busy@example.com")
     profile(client)
     assert records(app, models, "busy@example.com")[0].last_seen_at == first.last_seen_at
@@ -229,11 +216,11 @@ def test_sign_out_everywhere_ends_every_session(app):
         service.register("everywhere@example.com")
     clients = [app.test_client() for _ in range(3)]
     for client in clients:
-        redeem(client, link_path(app, "everywhere@example.com"))
+        sign_in_by_link(client, link_path(app, "everywhere@example.com"))
     first = clients[0]
     first.post("/logout/everywhere", data={"csrf_token": csrf_token_for(first)})
     assert [profile(c)[0] for c in clients] == [302, 302, 302]
-    assert redeem(first, link_path(app, "everywhere@example.com")).status_code == 302
+    assert sign_in_by_link(first, link_path(app, "everywhere@example.com")).status_code == 302
     assert profile(first)[0] == 200 and profile(clients[1])[0] == 302
 
 
@@ -242,7 +229,7 @@ def test_an_email_change_takes_effect_once_the_new_address_is_proven(app, api, c
         api.register("old@example.com")
     client, other = app.test_client(), app.test_client()
     for c in (client, other):
-        redeem(c, link_path(app, "old@example.com"))
+        sign_in_by_link(c, link_path(app, "old@example.com"))
     client.post(
         "/profile/email", data={"email": "new@example.com", "csrf_token": csrf_token_for(client)}
     )
@@ -252,14 +239,14 @@ def test_an_email_change_takes_effect_once_the_new_address_is_proven(app, api, c
         assert api.find_user("old@example.com").pending_email == "new@example.com"
     assert profile(other)[0] == 200
     fresh = app.test_client()
-    assert redeem(fresh, link).status_code == 302
+    assert sign_in_by_link(fresh, link).status_code == 302
     with app.app_context():
         user = api.find_user("new@example.com")
         assert user is not None and user.pending_email is None and user.confirmed_at
         assert api.find_user("old@example.com") is None
     assert profile(client)[0] == 302 and profile(other)[0] == 302
     assert "new@example.com" in profile(fresh)[1]
-    assert redeem(app.test_client(), link).status_code == 400  # used
+    assert sign_in_by_link(app.test_client(), link).status_code == 400  # used
 
 
 def test_a_link_from_before_a_deactivation_stays_void_after_reactivation(app, api, admin):

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import offsets_or_counts, recorded_sql
+from helpers import offsets_or_counts, recorded_sql
 from sqlalchemy import insert
 
 from admin_users.models import utcnow
@@ -22,10 +22,10 @@ def field(html: str, name: str) -> str:
 
 
 @pytest.fixture
-def cast(app, api):
-    """An admin and one user of each status; a profile on the active one."""
+def cast(app, api, admin_id):
+    """The admin and one user of each status; a profile on the active one."""
     with app.app_context():
-        admin = api.create_admin("admin@example.com")
+        admin = api.find_user(admin_id)
         active = api.register("active@example.com")
         api.confirm_email(active)
         api.set_customer_id(active, "cus_77")
@@ -54,12 +54,6 @@ def cast(app, api):
             "guest": guest.id,
             "guest_id": guest.guest_id,
         }
-
-
-@pytest.fixture
-def admin_client(client, auth, cast):
-    auth.login(cast["admin"])
-    return client
 
 
 def detail(client, user_id) -> str:
@@ -183,9 +177,8 @@ def scroll_tab(client, url) -> list[int]:
             return ids
 
 
-def test_big_user_tabs_scroll_in_order_without_offset_or_count(app, admin_client, models, cast):
-    from wsgi import db
-
+@pytest.mark.slow  # 100,000 audit entries
+def test_big_user_tabs_scroll_in_order_without_offset_or_count(app, admin_client, models, cast, db):
     user_id = cast["active"]
     base = utcnow()
     with app.app_context():

@@ -72,9 +72,7 @@ def test_each_column_for_a_user_of_each_status(app, client, auth, api):
     assert f'datetime="{last.isoformat()}"' in active_row["last-activity"]
 
 
-def test_newest_first_and_30_rows(app, client, auth, api, models):
-    from wsgi import db
-
+def test_newest_first_and_30_rows(app, client, auth, api, models, db):
     with app.app_context():
         admin_id = api.create_admin("admin@example.com").id
         now = utcnow()
