@@ -11,7 +11,7 @@ from sqlalchemy import select
 from . import migrate, service
 from .demo_data import seed_demo_data
 from .details import profile_of, tab_batch
-from .listing import BadListRequest, ListQuery, iterate
+from .listing import ListQuery, iterate
 from .models import Status
 from .sorts import DEFAULT_SORT, SORTS
 from .state import get_state
@@ -120,12 +120,8 @@ def list_command(search, status, sort, desc, limit):
     args = {"q": search, "status": status or "", "sort": sort}
     if desc is not None:
         args["desc"] = "1" if desc else "0"
-    try:
-        query = ListQuery.from_args(args)
-    except BadListRequest as error:
-        raise click.ClickException(str(error)) from None
     shown = 0
-    for user in iterate(query, limit=limit):
+    for user in iterate(ListQuery.from_args(args), limit=limit):
         shown += 1
         _echo(
             f"{user.id:>8}  {user.identifier:<40}  {user.customer_id or '-':<20}  "
@@ -201,9 +197,7 @@ actor_option = click.option("--actor", help="The admin's email, for the audit lo
 @actor_option
 def deactivate_command(user, reason, actor):
     """Deactivate USER: refused from their next request, data kept."""
-    user, actor = _user_or_fail(user), _actor(actor)
-    changed = service.deactivate(user, reason=reason, actor=actor)
-    _echo(service.outcome(user.identifier, "deactivate", changed))
+    _change_state(service.deactivate, user, actor, reason=reason)
 
 
 @admin_users_group.command("reactivate")
@@ -212,9 +206,14 @@ def deactivate_command(user, reason, actor):
 @actor_option
 def reactivate_command(user, note, actor):
     """Reactivate USER: access again from their next request."""
-    user, actor = _user_or_fail(user), _actor(actor)
-    changed = service.reactivate(user, actor=actor, note=note)
-    _echo(service.outcome(user.identifier, "reactivate", changed))
+    _change_state(service.reactivate, user, actor, note=note)
+
+
+def _change_state(change, reference, actor, **details):
+    """``service.deactivate`` or ``reactivate`` of the user ``reference``, and its outcome."""
+    user = _user_or_fail(reference)
+    changed = change(user, actor=_actor(actor), **details)
+    _echo(service.outcome(user.identifier, change.__name__, changed))
 
 
 @admin_users_group.command("export")

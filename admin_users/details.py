@@ -12,7 +12,8 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select
 
-from .keyset import BadListRequest, CursorFormat, keyset_rows, row_id
+from .errors import BadListRequest
+from .keyset import CursorFormat, keyset_rows, row_id
 from .models import valid_id
 from .state import get_state
 

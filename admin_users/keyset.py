@@ -15,11 +15,8 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam
 
+from .errors import BadListRequest
 from .models import valid_id
-
-
-class BadListRequest(ValueError):
-    """A request the list (or a tab) answers with 400 and this message."""
 
 
 def order(column, id_column, desc: bool) -> tuple:

@@ -19,7 +19,8 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from . import walks
-from .keyset import BadListRequest, CursorFormat, keyset_rows, row_id
+from .errors import BadListRequest
+from .keyset import CursorFormat, keyset_rows, row_id
 from .models import Status, utcnow
 from .planner import CANDIDATES, INDEX_WALK, QUICK_WALK, Plan, plan
 from .sorts import BY_NAME, DEFAULT_SORT, SORTS

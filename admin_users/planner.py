@@ -6,7 +6,7 @@ trigram index is fast for a rare term and slow for a common one (it collects eve
 candidate before sorting them), and walking the sort index, testing each row, is the
 opposite. So a request takes one of four ways, by what is known of its term. The figures
 that choose are :class:`PlanSettings`; the times are ``bench/run.py``'s at 1,000,000
-users on SQLite (README, Performance).
+users on SQLite (docs/performance.md has their history).
 
 index walk
     No search and no filter: the sort column's index read from the cursor on, every row

@@ -15,12 +15,6 @@ import pytest
 ROOT = Path(__file__).parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
-# Pages the docs already link to while someone else writes them. A missing one is
-# tolerated; once it exists it is checked like any other page and drops out of PENDING,
-# which is then empty.
-WRITTEN_ELSEWHERE = ("docs/architecture.md",)
-PENDING = {name for name in WRITTEN_ELSEWHERE if not (ROOT / name).exists()}
-
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))??(?:[ \t]+#+)?[ \t]*$")
 SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
@@ -107,7 +101,7 @@ def link_targets(text: str) -> list[tuple[int, str]]:
     return targets
 
 
-def broken_links(pages: list[Path], root: Path, pending: set[str] = frozenset()) -> list[str]:
+def broken_links(pages: list[Path], root: Path) -> list[str]:
     """``page:line: target: why`` for every relative link of ``pages`` that leads nowhere."""
     broken = []
     for page in pages:
@@ -126,8 +120,7 @@ def broken_links(pages: list[Path], root: Path, pending: set[str] = frozenset())
                 broken.append(f"{where}: outside the repository")
                 continue
             if not file.exists():
-                if file.relative_to(root.resolve()).as_posix() not in pending:
-                    broken.append(f"{where}: no such file")
+                broken.append(f"{where}: no such file")
                 continue
             if anchor and file.suffix == ".md" and file.is_file():
                 if unquote(anchor) not in anchors(file.read_text(encoding="utf-8")):
@@ -136,7 +129,7 @@ def broken_links(pages: list[Path], root: Path, pending: set[str] = frozenset())
 
 
 def test_every_relative_link_in_the_readme_and_docs_resolves():
-    broken = broken_links(PAGES, ROOT, PENDING)
+    broken = broken_links(PAGES, ROOT)
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
@@ -169,14 +162,14 @@ def test_a_broken_link_or_anchor_is_reported_with_its_line(tmp_path):
     (tmp_path / "shot.png").write_bytes(b"")
     (tmp_path / "README.md").write_text(
         "# Title\n"
-        "![shot](shot.png) [api](docs/api.md#calls) [top](#title) [pending](docs/later.md)\n"
+        "![shot](shot.png) [api](docs/api.md#calls) [top](#title)\n"
         "[gone](docs/gone.md) ![gone](docs/gone.png) [bad](docs/api.md#nope) [self](#nope)\n"
         "[web](https://example.com/x.md) [mail](mailto:a@example.com) `[code](docs/no.md)`\n"
         "```md\n[in a fence](docs/no.md)\n```\n"
         "[up](../../etc/passwd)\n"
         "[ref]: docs/missing.md\n"
     )
-    assert broken_links([tmp_path / "README.md"], tmp_path, {"docs/later.md"}) == [
+    assert broken_links([tmp_path / "README.md"], tmp_path) == [
         "README.md:3: docs/gone.md: no such file",
         "README.md:3: docs/gone.png: no such file",
         "README.md:3: docs/api.md#nope: no heading #nope in api.md",

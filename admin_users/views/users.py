@@ -18,7 +18,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import service
 from ..details import TABS, get_user, profile_of, tab_batch
-from ..listing import BadListRequest, ListQuery, fetch_batch, status_counts
+from ..listing import ListQuery, fetch_batch, status_counts
 from ..models import Status
 from ..sorts import SORT_TABLE, SORTS
 from .access import AdminOnlyMixin, refusal
@@ -40,6 +40,14 @@ class UsersView(AdminOnlyMixin, ModelView):
     can_edit = False
     can_delete = False
     can_view_details = False
+    # The templates, which a host may point elsewhere (a subclass, or an attribute set
+    # before init_app); each may extend ours and override its blocks.
+    list_template = "admin_users/users_list.html"
+    details_template = "admin_users/user_detail.html"
+    tab_templates = {
+        "chats": "admin_users/chats_batch.html",
+        "audit": "admin_users/audit_batch.html",
+    }
 
     def render(self, template, **kwargs):
         """Every template here shows what users wrote through ``user_text``."""
@@ -58,16 +66,10 @@ class UsersView(AdminOnlyMixin, ModelView):
         return user
 
     def _query(self) -> ListQuery:
-        try:
-            return ListQuery.from_args(request.args)
-        except BadListRequest as error:
-            abort(400, str(error))
+        return ListQuery.from_args(request.args)  # BadListRequest: a 400, in access.py
 
     def _batch(self, query: ListQuery):
-        try:
-            return fetch_batch(query, request.args.get("cursor") or None)
-        except BadListRequest as error:
-            abort(400, str(error))
+        return fetch_batch(query, request.args.get("cursor") or None)
 
     @expose("/")
     def index_view(self):
@@ -76,7 +78,7 @@ class UsersView(AdminOnlyMixin, ModelView):
         batch = self._batch(query)
         open_user = request.args.get("user")
         page = self.render(
-            "admin_users/users_list.html",
+            self.list_template,
             query=query,
             batch=batch,
             rows=user_rows(batch.users),
@@ -94,7 +96,7 @@ class UsersView(AdminOnlyMixin, ModelView):
         """The detail dialog's content."""
         user = self._user_or_404(user_id)
         return self.render(
-            "admin_users/user_detail.html",
+            self.details_template,
             user=user,
             profile=profile_of(user),
             deactivated_by=service.deactivated_by(user),
@@ -109,11 +111,8 @@ class UsersView(AdminOnlyMixin, ModelView):
         if tab not in TABS:
             abort(404, "There is no such user.")
         user = self._user_or_404(user_id)
-        try:
-            batch = tab_batch(user, tab, request.args.get("cursor") or None)
-        except BadListRequest as error:
-            abort(400, str(error))
-        response = make_response(self.render(f"admin_users/{tab}_batch.html", batch=batch))
+        batch = tab_batch(user, tab, request.args.get("cursor") or None)
+        response = make_response(self.render(self.tab_templates[tab], batch=batch))
         response.headers["X-Next-Cursor"] = batch.next_cursor or ""
         return response
 
