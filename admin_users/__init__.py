@@ -2,5 +2,14 @@
 
 from .extension import AdminUsers, get_state
 from .models import Status, build_models, status_of
+from .views import AdminOnlyMixin, AdminUsersIndexView
 
-__all__ = ["AdminUsers", "Status", "build_models", "get_state", "status_of"]
+__all__ = [
+    "AdminOnlyMixin",
+    "AdminUsers",
+    "AdminUsersIndexView",
+    "Status",
+    "build_models",
+    "get_state",
+    "status_of",
+]

@@ -18,6 +18,7 @@ from .planner import PlanSettings
 from .state import State, get_state
 from .throttle import DatabaseStorage
 from .views import AdminUsersIndexView, AppConfigView, UsersView
+from .views.access import guard_every_view
 
 __all__ = ["DEFAULTS", "AdminUsers", "create_tables", "get_state"]
 
@@ -115,12 +116,15 @@ class AdminUsers:
             self._models = build_models(self.db)
         return self._models
 
-    def init_app(self, app: Flask, *, admin: Admin | None = None) -> None:
-        if not app.config.get("SECRET_KEY"):
-            raise RuntimeError(
-                "admin-users signs sessions and sign-in links with SECRET_KEY: set it in the "
-                "app's configuration (from your secrets, never in the code) before init_app."
-            )
+    def init_app(
+        self, app: Flask, *, admin: Admin | None = None, guard_all_views: bool = True
+    ) -> None:
+        """Mount the extension on ``app``, after ``db.init_app(app)`` and Flask-Login's
+        ``login_manager.init_app(app)``. ``admin`` is the host's own ``Admin``, if it has
+        one; every view of the panel, the host's own too, is then for active admins only
+        unless ``guard_all_views=False`` (each of the host's views decides for itself,
+        e.g. with :class:`admin_users.AdminOnlyMixin`)."""
+        _check_setup(app, self.db, admin or self.admin)
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         app.config.setdefault(
@@ -150,9 +154,7 @@ class AdminUsers:
         app.extensions["admin_users"] = State(
             self, self.db, self.models, admin, limiter, plan_settings
         )
-        login_manager = getattr(app, "login_manager", None)
-        if login_manager is not None:
-            login_manager.user_loader(sessions.load_user)
+        app.login_manager.user_loader(sessions.load_user)
 
         app.register_blueprint(
             Blueprint(
@@ -174,6 +176,8 @@ class AdminUsers:
             app, {f"{admin.endpoint}.static"}, tuple(f"{name}." for name in sorted(ours))
         )
 
+        if guard_all_views:
+            guard_every_view(app, admin)
         app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
 
         app.cli.add_command(admin_users_group)
@@ -183,6 +187,30 @@ class AdminUsers:
         if engine.dialect.name == "sqlite" and not getattr(engine, "_admin_users_pragmas", False):
             event.listen(engine, "connect", _sqlite_pragmas)
             engine._admin_users_pragmas = True
+
+
+def _check_setup(app: Flask, db, admin: Admin | None) -> None:
+    """A clear error now for each piece of the host's setup that would fail later."""
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "admin-users signs sessions and sign-in links with SECRET_KEY: set it in the "
+            "app's configuration (from your secrets, never in the code) before init_app."
+        )
+    if app.extensions.get("sqlalchemy") is not db:
+        raise RuntimeError(
+            "admin-users uses the app's Flask-SQLAlchemy object: call db.init_app(app) with "
+            "the db given to AdminUsers(db=db) before admin_users.init_app(app)."
+        )
+    if getattr(app, "login_manager", None) is None:
+        raise RuntimeError(
+            "admin-users signs users in with Flask-Login: make a LoginManager and call "
+            "login_manager.init_app(app) before admin_users.init_app(app)."
+        )
+    if admin is None and app.extensions.get("admin"):
+        raise RuntimeError(
+            "This app already has a flask_admin.Admin: pass it, "
+            "admin_users.init_app(app, admin=admin), and the Users page joins it."
+        )
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

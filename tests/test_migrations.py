@@ -13,6 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
+from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from helpers import demo_app, reset_database
 from sqlalchemy import (
@@ -435,6 +436,7 @@ def test_own_models_are_refused(tmp_path):
         SECRET_KEY="x", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'own.sqlite'}"
     )
     own_db.init_app(app)
+    LoginManager(app)
     AdminUsers(db=own_db, models=build_models(own_db, User=Account)).init_app(app)
     with app.app_context():
         with pytest.raises(RuntimeError, match="default models"):
@@ -456,6 +458,7 @@ def test_the_hosts_naming_convention_is_followed(database_url):
     app = Flask(__name__)
     app.config.update(SECRET_KEY="x", SQLALCHEMY_DATABASE_URI=database_url)
     host_db.init_app(app)
+    LoginManager(app)
     AdminUsers(app, db=host_db)
     with app.app_context():
         migrate.upgrade()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from flask_admin import Admin
+from flask_admin import Admin, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
@@ -105,3 +105,65 @@ def test_a_clear_error_without_init_app():
 
     with Flask(__name__).app_context(), pytest.raises(RuntimeError, match="init_app"):
         get_state()
+
+
+def test_the_hosts_own_views_are_for_active_admins_only(host, api):
+    with host.app_context():
+        admin_id = api.create_admin("boss@host.example").id
+        customer_id = api.register("customer@host.example").id
+    assert host.test_client().get("/admin/invoice/").status_code == 401  # no login view
+    assert host.test_client().get("/admin/").status_code == 401
+    customer = signed_in(host.test_client(), customer_id)
+    assert customer.get("/admin/invoice/").status_code == 403
+    boss = signed_in(host.test_client(), admin_id)
+    assert boss.get("/admin/invoice/").status_code == 200
+    with host.app_context():
+        api.deactivate(api.find_user("boss@host.example"), reason="left", actor=None)
+    assert boss.get("/admin/invoice/").status_code in (302, 401)  # that session ended
+    with host.test_client().get("/admin/static/bootstrap/bootstrap4/css/bootstrap.min.css") as css:
+        assert css.status_code == 200  # the panel's static files stay open
+
+
+def test_a_host_may_leave_its_views_to_decide_for_themselves(database_url):
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="host", SQLALCHEMY_DATABASE_URI=database_url, TESTING=True)
+    own_db = SQLAlchemy(app)
+    LoginManager(app)
+    admin = Admin(app, name="Host admin")
+    admin.add_view(StatusPage(name="Status", endpoint="status"))
+    AdminUsers(db=own_db).init_app(app, admin=admin, guard_all_views=False)
+    response = app.test_client().get("/admin/status/")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "all well"
+    assert app.test_client().get("/admin/users/").status_code == 401  # ours stay closed
+    with app.app_context():
+        own_db.engine.dispose()
+
+
+class StatusPage(BaseView):
+    @expose("/")
+    def index(self):
+        return "all well"
+
+
+def _bare_app() -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="host", SQLALCHEMY_DATABASE_URI="sqlite://")
+    return app
+
+
+def test_clear_errors_at_init_app_for_a_setup_that_would_fail_later():
+    app, own_db = _bare_app(), SQLAlchemy()
+    with pytest.raises(RuntimeError, match=r"db\.init_app\(app\)"):
+        AdminUsers(db=own_db).init_app(app)
+
+    app, own_db = _bare_app(), SQLAlchemy()
+    own_db.init_app(app)
+    with pytest.raises(RuntimeError, match="LoginManager"):
+        AdminUsers(db=own_db).init_app(app)
+
+    app, own_db = _bare_app(), SQLAlchemy()
+    own_db.init_app(app)
+    LoginManager(app)
+    Admin(app)
+    with pytest.raises(RuntimeError, match=r"init_app\(app, admin=admin\)"):
+        AdminUsers(db=own_db).init_app(app)

@@ -27,12 +27,7 @@ class AdminOnlyMixin:
         return may_use_admin(current_user)
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            login_view = getattr(current_app.login_manager, "login_view", None)
-            if login_view:
-                return redirect(url_for(login_view, next=request.full_path))
-            abort(401)
-        abort(403)
+        return turn_away()
 
     def _handle_view(self, name, **kwargs):
         with _database_errors():  # loading the admin needs the database too
@@ -54,6 +49,34 @@ class AdminOnlyMixin:
                 if request.method == "POST":
                     return refusal(error)
                 abort(error.status, str(error))
+
+
+def turn_away():
+    """The answer to anyone but an active admin: to the sign-in page (or 401), or 403."""
+    if not current_user.is_authenticated:
+        login_view = getattr(current_app.login_manager, "login_view", None)
+        if login_view:
+            return redirect(url_for(login_view, next=request.full_path))
+        abort(401)
+    abort(403)
+
+
+def guard_every_view(app, admin) -> None:
+    """Every view of ``admin``, the host's own among them and those added later, only for
+    an active admin; its static files stay open. A view's own ``is_accessible`` still
+    applies after this."""
+    static = f"{admin.endpoint}.static"
+
+    @app.before_request
+    def admins_only():
+        blueprint = request.blueprint
+        if blueprint is None or request.endpoint == static:
+            return None
+        if not any(view.endpoint == blueprint for view in admin._views):
+            return None
+        with _database_errors():
+            allowed = may_use_admin(current_user)
+        return None if allowed else turn_away()
 
 
 def refusal(error: AdminUsersError):
