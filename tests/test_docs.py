@@ -177,3 +177,11 @@ def test_a_broken_link_or_anchor_is_reported_with_its_line(tmp_path):
         "README.md:8: ../../etc/passwd: outside the repository",
         "README.md:9: docs/missing.md: no such file",
     ]
+
+
+def test_every_setting_of_the_demo_script_is_in_the_readme():
+    script = (ROOT / "scripts" / "demo").read_text()
+    settings = set(re.findall(r"\$\{(\w+):-", script)) | {"DATABASE_URL"}
+    assert settings >= {"PORT", "DEMO_USERS"}
+    readme = (ROOT / "README.md").read_text()
+    assert {name for name in settings if f"`{name}`" not in readme} == set()
