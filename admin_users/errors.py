@@ -72,3 +72,11 @@ class ConfirmationMismatch(AdminUsersError):
 
 class BadListRequest(AdminUsersError, ValueError):
     """A list or tab request (search, cursor) answered with 400 and this message."""
+
+
+class OwnModelsNeedOwnMigrations(AdminUsersError, RuntimeError):
+    """The extension's migrations asked to run beside the host's own model classes: they
+    make the default models only, so the host's own migrations make every table (a
+    RuntimeError too, which Flask-Migrate's commands print as one line)."""
+
+    status = 409

@@ -10,7 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from limits import storage, strategies
 from sqlalchemy import event
 
-from . import headers, sessions
+from . import autogen, headers, sessions
 from .cli import admin_users_group
 from .migrate import create_tables
 from .models import Models, build_models
@@ -187,6 +187,23 @@ class AdminUsers:
         if engine.dialect.name == "sqlite" and not getattr(engine, "_admin_users_pragmas", False):
             event.listen(engine, "connect", _sqlite_pragmas)
             engine._admin_users_pragmas = True
+
+    def include_object(self, obj, name, type_, reflected, compare_to) -> bool:
+        """Flask-Migrate's (Alembic's) ``include_object`` for your own migrations: with the
+        default models it leaves out the extension's tables, which its own migrations make;
+        with your own model classes it leaves out nothing but the search index's objects,
+        which only :func:`admin_users.search.create` makes (see :mod:`admin_users.autogen`)."""
+        return autogen.include_object(self, obj, name, type_, reflected, compare_to)
+
+    def render_item(self, type_, obj, autogen_context):
+        """Flask-Migrate's (Alembic's) ``render_item``: writes the extension's column types
+        with their import, so that a generated migration runs as it is."""
+        return autogen.render_item(type_, obj, autogen_context)
+
+    @property
+    def migrate_options(self) -> dict:
+        """Both of the above, for ``Migrate(app, db, **users_admin.migrate_options)``."""
+        return autogen.migrate_options(self)
 
 
 def _check_setup(app: Flask, db, admin: Admin | None) -> None:

@@ -8,8 +8,8 @@ the same database. Run it from Python (``upgrade()``), or with Flask-Migrate::
     flask db upgrade --directory "$(python -m admin_users.migrate)"
 
 (``python -m admin_users.migrate`` prints the directory.) The migrations create the
-default models (``build_models(db)``); a host with its own model classes writes its own
-migrations (and creates the search index with :func:`admin_users.search.create`).
+default models (``build_models(db)``); a host with its own model classes makes every table
+with its own migrations, which :mod:`admin_users.autogen` lets ``flask db migrate`` write.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 
 from . import search
+from .errors import OwnModelsNeedOwnMigrations
 from .models import _defaults
 from .state import get_state
 
@@ -36,11 +37,11 @@ __all__ = [
     "current",
     "downgrade",
     "head",
-    "host_include_object",
-    "include_object",
+    "include_extension_object",
     "stamp",
     "target_metadata",
     "upgrade",
+    "uses_own_models",
 ]
 
 DIRECTORY = Path(__file__).resolve().with_name("migrations")
@@ -54,16 +55,8 @@ TABLES = frozenset(
         *("user_sessions", "throttle_counts"),
     }
 )
-SEARCH_INDEX = search.index_name(USER_TABLE)
-# PostgreSQL's GIN indexes: trigrams, and substrings of one or two characters.
-SEARCH_INDEXES = frozenset({SEARCH_INDEX, f"{SEARCH_INDEX}_grams"})
-# SQLite's FTS5 table, its shadow tables and its vocabulary table.
-SEARCH_TABLES = frozenset(
-    {
-        SEARCH_INDEX,
-        *(f"{SEARCH_INDEX}_{s}" for s in ("data", "idx", "docsize", "config", "content", "vocab")),
-    }
-)
+# SQLite's FTS5 tables; PostgreSQL's GIN indexes (trigrams, substrings of one or two).
+SEARCH_TABLES, SEARCH_INDEXES = search.object_names(USER_TABLE)
 
 
 def config() -> Config:
@@ -76,17 +69,20 @@ def config() -> Config:
 
 def upgrade(revision: str = "head") -> None:
     """Bring the extension's tables and search index up to ``revision``."""
+    _refuse_own_models()
     command.upgrade(config(), revision)
 
 
 def downgrade(revision: str) -> None:
     """Take them back to ``revision`` (``"base"``: no table of the extension left)."""
+    _refuse_own_models()
     command.downgrade(config(), revision)
 
 
 def stamp(revision: str = "head") -> None:
     """Record ``revision`` without running anything: for a database made by ``init-db``
     (``create_tables()``), which has the tables of the current head."""
+    _refuse_own_models()
     command.stamp(config(), revision)
 
 
@@ -111,48 +107,38 @@ def target_metadata() -> MetaData:
     """The extension's tables alone (with the host's naming convention), for comparisons
     and autogenerate; refuses models other than the default ones, which the migrations
     do not describe."""
+    _refuse_own_models()
     state = get_state()
     models = state.models
-    if _own_models(state):
-        raise RuntimeError(
-            "admin-users' migrations create its default models; with your own model classes "
-            "(build_models(db, User=...)) migrate them with your own migrations, and create "
-            "the search index there with admin_users.search.create(op.get_bind(), table)."
-        )
     metadata = MetaData(naming_convention=state.db.metadata.naming_convention)
     for name in models.__dataclass_fields__:
         getattr(models, name).__table__.to_metadata(metadata)
     return metadata
 
 
-def _own_models(state) -> bool:
-    return _defaults.get(state.db) is not state.models
+def uses_own_models(db, models) -> bool:
+    """Whether ``models`` are not the default ones of ``db``: the host's migrations then
+    make every table, the extension's migrations none."""
+    return _defaults.get(db) is not models
 
 
-def _is_search_object(name: str | None, type_: str) -> bool:
-    if type_ == "table":
-        return name in SEARCH_TABLES
-    return type_ == "index" and name in SEARCH_INDEXES
+def _refuse_own_models() -> None:
+    state = get_state()
+    if uses_own_models(state.db, state.models):
+        raise OwnModelsNeedOwnMigrations(
+            "admin-users' migrations make its default models only; with your own model "
+            "classes your own migrations make every table: run 'flask db migrate' and "
+            "'flask db upgrade' instead (docs/production.md, Migrations)."
+        )
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """What the extension's migrations compare: its own tables, not the search objects
-    (made by raw DDL) nor any table of the host's in the same database."""
+def include_extension_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What the extension's own migrations compare: its own tables, not the search objects
+    (made by raw DDL) nor any table of the host's in the same database. (The host's
+    migrations take :meth:`admin_users.AdminUsers.include_object`.)"""
     if type_ == "table":
         return name in TABLES
-    return not _is_search_object(name, type_)
-
-
-def host_include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """The reverse, for the host's own Alembic/Flask-Migrate environment: skip the
-    extension's tables, search objects and version table, so that the host's
-    ``flask db migrate`` neither creates nor drops them::
-
-        Migrate(app, db, include_object=admin_users.migrate.host_include_object)
-    """
-    if type_ == "table" and (name in TABLES or name == VERSION_TABLE):
-        return False
-    return not _is_search_object(name, type_)
+    return type_ != "index" or name not in SEARCH_INDEXES
 
 
 def create_tables() -> None:

@@ -65,6 +65,15 @@ def index_name(user_table: str) -> str:
     return f"{user_table}_search"
 
 
+def object_names(user_table: str) -> tuple[frozenset[str], frozenset[str]]:
+    """``(tables, indexes)``: the search objects of ``user_table`` that a schema comparison
+    sees, SQLite's FTS5 table with its shadow and vocabulary tables and PostgreSQL's GIN
+    indexes. Made by :func:`create`'s raw DDL, they look like drift to autogenerate."""
+    s = index_name(user_table)
+    shadows = ("data", "idx", "docsize", "config", "content", "vocab")
+    return frozenset({s, *(f"{s}_{shadow}" for shadow in shadows)}), frozenset({s, f"{s}_grams"})
+
+
 def statements(dialect: str, user_table: str) -> tuple[list[str], list[str]]:
     """``(create, drop)`` statements of the search objects for this database."""
     t, s = user_table, index_name(user_table)

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 
 from admin_users import AdminUsers, build_models, migrate, search, service
+from admin_users.errors import OwnModelsNeedOwnMigrations
 from admin_users.extension import create_tables, get_state
 from admin_users.listing import ListQuery, fetch_batch
 from admin_users.models import UserMixin
@@ -222,12 +223,12 @@ def _assert_matches_models(app) -> None:
             connection,
             opts={
                 "compare_type": True,
-                "include_object": migrate.include_object,
+                "include_object": migrate.include_extension_object,
                 "version_table": migrate.VERSION_TABLE,
             },
         )
         # No filtering of "dialect noise" is needed: the search objects (and any table
-        # that is not the extension's) are left out by include_object.
+        # that is not the extension's) are left out by include_extension_object.
         assert compare_metadata(context, migrate.target_metadata()) == []
 
 
@@ -394,7 +395,8 @@ def test_flask_migrate_runs_the_same_environment(bare_app):
     from flask_migrate import Migrate
 
     db = bare_app.extensions["sqlalchemy"]
-    Migrate(bare_app, db, include_object=migrate.host_include_object)
+    users_admin = bare_app.extensions["admin_users"].extension
+    Migrate(bare_app, db, **users_admin.migrate_options)
     runner = bare_app.test_cli_runner()
     directory = str(migrate.DIRECTORY)
 
@@ -414,7 +416,7 @@ def test_flask_migrate_runs_the_same_environment(bare_app):
     with bare_app.app_context(), _engine(bare_app).connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "include_object": migrate.host_include_object},
+            opts={"compare_type": True, "include_object": users_admin.include_object},
         )
         diff = compare_metadata(context, host)
     assert [(op, table.name) for op, table in diff] == [("add_table", "host_notes")]
@@ -439,7 +441,7 @@ def test_own_models_are_refused(tmp_path):
     LoginManager(app)
     AdminUsers(db=own_db, models=build_models(own_db, User=Account)).init_app(app)
     with app.app_context():
-        with pytest.raises(RuntimeError, match="default models"):
+        with pytest.raises(OwnModelsNeedOwnMigrations, match="default models"):
             migrate.upgrade()
         assert inspect(own_db.engine).get_table_names() == []
         own_db.engine.dispose()

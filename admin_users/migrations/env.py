@@ -8,7 +8,7 @@ Run it with :func:`admin_users.migrate.upgrade` or with Flask-Migrate's
 
 from alembic import context
 
-from admin_users.migrate import VERSION_TABLE, include_object, target_metadata
+from admin_users.migrate import VERSION_TABLE, include_extension_object, target_metadata
 from admin_users.state import get_state
 
 if context.is_offline_mode():
@@ -22,7 +22,7 @@ with get_state().db.engine.connect() as connection:
         connection=connection,
         target_metadata=target_metadata(),
         version_table=VERSION_TABLE,
-        include_object=include_object,
+        include_object=include_extension_object,
         compare_type=True,
     )
     with context.begin_transaction():

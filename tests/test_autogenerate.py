@@ -1,0 +1,253 @@
+"""A host's own migrations, written by Flask-Migrate's autogenerate beside the extension,
+on SQLite and PostgreSQL.
+
+The host is the README's: an app factory, its own ``flask_admin.Admin``, Flask-Login,
+CSRFProtect and ``Migrate(app, db, **users_admin.migrate_options)``. With its own user
+table, ``flask db migrate`` writes every table and the search index, the migration runs
+as written, and the next ``flask db migrate`` finds nothing to do. With the default
+models, it writes only the host's tables and the extension's own migrations make theirs.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import logging
+import re
+from contextlib import contextmanager
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask_admin import Admin
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Integer, String, inspect
+from sqlalchemy.orm import mapped_column
+
+from admin_users import AdminUsers, build_models, migrate, planner, search, service
+from admin_users.errors import OwnModelsNeedOwnMigrations
+from admin_users.listing import ListQuery
+from admin_users.models import UserMixin
+from admin_users.planner import PlanSettings
+from admin_users.views import AdminUsersIndexView
+
+# The env.py that ``flask db init`` writes (Flask-Migrate 4.1) tries Flask-SQLAlchemy's
+# deprecated ``db.get_engine()`` first: its warning is theirs, and a host sees it too.
+pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+
+
+def host(database_url: str, directory, *, own_users: bool):
+    """``(create_app, db, users_admin)`` of a chatbot with its own ``Account`` class in
+    ``accounts`` (and a column ``plan``), or with the default models and a ``notes``
+    table of its own."""
+    db = SQLAlchemy()
+    login_manager = LoginManager()
+    if own_users:
+
+        class Account(UserMixin, db.Model):
+            __tablename__ = "accounts"
+            plan = mapped_column(String(20))
+
+        models = build_models(db, User=Account)
+    else:
+
+        class Note(db.Model):
+            __tablename__ = "notes"
+            id = mapped_column(Integer, primary_key=True)
+            text = mapped_column(String(200))
+
+        models = None
+    # The quick walk skipped: a search asks the index first, as on a large table.
+    users_admin = AdminUsers(db=db, models=models, plan_settings=PlanSettings(quick_walk=0))
+
+    def create_app():
+        app = Flask(__name__)
+        app.config.update(SECRET_KEY="host", SQLALCHEMY_DATABASE_URI=database_url, TESTING=True)
+        db.init_app(app)
+        CSRFProtect(app)
+        login_manager.init_app(app)
+        admin = Admin(app, name="Chatbot admin", index_view=AdminUsersIndexView())
+        users_admin.init_app(app, admin=admin)
+        Migrate(app, db, directory=str(directory), **users_admin.migrate_options)
+        return app
+
+    return create_app, db, users_admin
+
+
+@pytest.fixture
+def own(database_url, tmp_path):
+    """The app of a host with its own user table, and its migrations' directory."""
+    create_app, db, _ = host(database_url, tmp_path / "migrations", own_users=True)
+    app = create_app()
+    yield app, tmp_path / "migrations"
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def default(database_url, tmp_path):
+    """The app of a host with the default models and a table of its own."""
+    create_app, db, _ = host(database_url, tmp_path / "migrations", own_users=False)
+    app = create_app()
+    yield app, tmp_path / "migrations"
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def logging_kept():
+    """Flask-Migrate's env.py sets logging up from its alembic.ini (``fileConfig``), which
+    disables every logger it does not name: put them back for the tests that follow."""
+
+    def loggers():
+        every = logging.Logger.manager.loggerDict.values()
+        return [logging.root, *(x for x in every if isinstance(x, logging.Logger))]
+
+    saved = {x: (x.disabled, x.level, x.propagate, list(x.handlers)) for x in loggers()}
+    try:
+        yield
+    finally:
+        for x in loggers():
+            x.disabled, level, x.propagate, x.handlers[:] = saved.get(
+                x, (False, logging.NOTSET, True, [])
+            )
+            x.setLevel(level)
+
+
+def flask_db(app, directory, *commands: str) -> list[str]:
+    """Flask-Migrate's commands run in order (``"init"``, ``"migrate"``, ``"upgrade"``,
+    ``"downgrade"`` to base); the migration files there are afterwards, oldest first."""
+    with app.app_context(), logging_kept():
+        for name in commands:
+            if name == "init":
+                flask_migrate.init(str(directory))
+            elif name == "downgrade":
+                flask_migrate.downgrade(str(directory), revision="base")
+            else:
+                getattr(flask_migrate, name)(str(directory))
+    files = sorted((directory / "versions").glob("*.py"), key=lambda p: p.stat().st_mtime_ns)
+    return [path.read_text() for path in files]
+
+
+def section(source: str, name: str) -> str:
+    """The body of ``def upgrade()`` or ``def downgrade()`` of a migration."""
+    return re.search(rf"^def {name}\(\):\n(.*?)(?=^def |\Z)", source, re.M | re.S).group(1)
+
+
+def lines(body: str) -> list[str]:
+    """Its lines of code, comments and blank lines left out."""
+    return [x.strip() for x in body.splitlines() if x.strip() and not x.strip().startswith("#")]
+
+
+def unbound_names(source: str) -> set[str]:
+    """The names a module reads that nothing in it binds (an import, a def, an assignment)
+    and that are no builtins: each would be a NameError when read."""
+    tree = ast.parse(source)
+    bound = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return read - bound
+
+
+def created_tables(source: str) -> set[str]:
+    return set(re.findall(r"op\.create_table\('(\w+)'", section(source, "upgrade")))
+
+
+def model_tables(app) -> set[str]:
+    models = app.extensions["admin_users"].models
+    return {getattr(models, name).__tablename__ for name in models.__dataclass_fields__}
+
+
+def test_unbound_names_finds_a_missing_import():
+    source = "import a.b\nfrom c import d as e\n\ndef f(x):\n    y = 1\n    return a, e, x, y, g\n"
+    assert unbound_names(source) == {"g"}
+
+
+def test_own_user_table_migrates_as_generated(own):
+    app, directory = own
+    (first,) = flask_db(app, directory, "init", "migrate")
+    upgrade = section(first, "upgrade")
+    # Every table of the models, the host's column, the search index after the tables.
+    assert created_tables(first) == model_tables(app)
+    assert model_tables(app) >= {"accounts", "audit_logs", "user_sessions", "throttle_counts"}
+    assert "sa.Column('plan', sa.String(length=20)" in upgrade
+    assert "admin_users.columns.KeyText(length=600)" in upgrade
+    assert "admin_users.columns.UTCDateTime(timezone=True)" in upgrade
+    assert lines(upgrade)[-1] == "admin_users.search.create(op.get_bind(), 'accounts')"
+    downgrade = section(first, "downgrade")
+    assert lines(downgrade)[0] == "admin_users.search.drop(op.get_bind(), 'accounts')"
+    assert "drop_" not in upgrade
+    # Every name it reads is imported: no NameError at upgrade or downgrade.
+    assert {"import admin_users.columns", "import admin_users.search"} <= set(first.splitlines())
+    assert unbound_names(first) == set()
+
+    # It runs unedited; the next autogenerate finds no change (Flask-Migrate writes no file).
+    assert flask_db(app, directory, "upgrade", "migrate") == [first]
+    with app.app_context():
+        engine = app.extensions["sqlalchemy"].engine
+        with engine.connect() as connection:
+            assert search.current(connection, "accounts")
+        assert set(inspect(engine).get_table_names()) >= model_tables(app)
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["admin-users", "create-admin", "Ana.Lopez@example.com"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["admin-users", "list", "--search", "lopez@"])
+    assert result.exit_code == 0, result.output
+    assert "Ana.Lopez@example.com" in result.output
+    with app.test_request_context():
+        admin_id = service.find_user("ana.lopez@example.com").id
+        # The index answers (None: no index, the table is read instead).
+        assert planner.candidates(ListQuery(search="lopez@")) == [admin_id]
+        assert planner.candidates(ListQuery(search="nobody")) == []
+
+    # The downgrade runs as written too: nothing of the models is left.
+    flask_db(app, directory, "downgrade")
+    with app.app_context():
+        engine = app.extensions["sqlalchemy"].engine
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+
+
+def test_default_models_are_left_to_the_extensions_migrations(default):
+    app, directory = default
+    (first,) = flask_db(app, directory, "init", "migrate")
+    assert created_tables(first) == {"notes"}
+    assert "drop_" not in section(first, "upgrade")
+    assert "admin_users" not in first
+    flask_db(app, directory, "upgrade")
+
+    result = app.test_cli_runner().invoke(args=["admin-users", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert migrate.at_head()
+        names = set(inspect(app.extensions["sqlalchemy"].engine).get_table_names())
+    assert names >= model_tables(app) | {"notes", "alembic_version", migrate.VERSION_TABLE}
+    # Neither the extension's tables, nor its version table, nor its search index.
+    assert flask_db(app, directory, "migrate") == [first]
+
+
+def test_the_extensions_migrations_refuse_own_models_in_one_line(own):
+    app, _ = own
+    result = app.test_cli_runner().invoke(args=["admin-users", "upgrade"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: admin-users' migrations make its default models")
+    assert "run 'flask db migrate' and 'flask db upgrade' instead" in result.output
+    with app.app_context():
+        for refused in (migrate.upgrade, migrate.stamp, lambda: migrate.downgrade("base")):
+            with pytest.raises(OwnModelsNeedOwnMigrations):
+                refused()
+        assert inspect(app.extensions["sqlalchemy"].engine).get_table_names() == []
