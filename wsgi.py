@@ -29,7 +29,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from admin_users import AdminUsers, service
+from admin_users import AdminUsers, auth, service
+from admin_users.auth import blueprint as sign_in_pages
 from admin_users.models import valid_id
 
 db = SQLAlchemy()
@@ -45,7 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL")
         or f"sqlite:///{Path(app.instance_path) / 'admin_users.sqlite'}",
-        ADMIN_USERS_LOGIN_LINK_ENDPOINT="chat.login_link",
+        ADMIN_USERS_SEND_LINK=_print_link,  # no mail server: the link goes to the console
+        ADMIN_USERS_AUTH_BASE_TEMPLATE="base.html",  # the sign-in pages in the chatbot's layout
         REMEMBER_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -60,11 +62,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "chat.login"
     admin_users.init_app(app)  # also the user loader of login_manager
     app.register_blueprint(bp)
+    # /register, /login, /login/link/<token>, /logout, /logout/everywhere; also the
+    # login_view and the link page of `flask admin-users login-link`.
+    app.register_blueprint(sign_in_pages, url_prefix="")
+    app.url_build_error_handlers.append(_former_sign_in_names)
     app.register_error_handler(SQLAlchemyError, _database_unavailable)
     return app
+
+
+def _print_link(user, url: str) -> None:
+    """The demo's ADMIN_USERS_SEND_LINK: it has no mail server, so it prints the link."""
+    print(f"Sign-in link for {user.email}: {url}", flush=True)
+
+
+def _former_sign_in_names(error, endpoint, values):
+    """The sign-in pages under the names they had here (``chat.login``, ...), which the
+    templates still use: url_for finds them in the blueprint."""
+    blueprint, _, page = endpoint.partition(".")
+    if blueprint == "chat" and page in auth.PAGES:
+        return url_for(f"{sign_in_pages.name}.{page}", **values)
+    return None
 
 
 def _database_unavailable(error):
@@ -149,98 +168,6 @@ def delete(chat_id):
     service.delete_chat(chat)
     flash("Chat deleted.")
     return redirect(url_for("chat.index"))
-
-
-@bp.route("/register", methods=["GET", "POST"])
-def register():
-    """A new address is signed in at once, Unconfirmed; an address that has an account
-    gets a sign-in link instead, and no one is signed in."""
-    if request.method == "POST":
-        email = request.form.get("email", "")
-        visitor = service.current_visitor()
-        guest = visitor if visitor is not None and visitor.email is None else None
-        try:
-            service.throttle(email)
-            user = service.register(email, guest=guest)
-        except service.TooManyRequests as error:
-            flash(str(error))
-            return render_template("register.html"), 429, {"Retry-After": error.retry_after}
-        except service.AccountDeactivated:  # a deactivated guest: nothing is written
-            return service.refused(service.chat_access())
-        except service.EmailTaken:
-            _send_link(service.find_user(email.strip()))
-            flash("That address has an account: we sent it a sign-in link (the demo prints it).")
-            return redirect(url_for("chat.login"))
-        except service.AdminUsersError as error:
-            flash(str(error))
-            return render_template("register.html"), 400
-        service.sign_in(user)
-        _print_link(user)
-        flash("Welcome! Confirm your email with the link we sent (the demo prints it).")
-        return redirect(url_for("chat.index"))
-    return render_template("register.html")
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    if request.method == "POST":
-        email = request.form.get("email", "").strip()
-        try:
-            service.throttle(email)
-        except service.TooManyRequests as error:
-            flash(str(error))
-            return render_template("login.html"), 429, {"Retry-After": error.retry_after}
-        _send_link(service.find_user(email or "-"))
-        flash("If that address has an account, a sign-in link is on its way.")
-        return redirect(url_for("chat.login"))
-    return render_template("login.html")
-
-
-def _send_link(user) -> None:
-    """A sign-in link for an account that may have one; nothing (and no hint) otherwise."""
-    if user is not None and user.email:
-        try:
-            _print_link(user)
-        except service.AccountDeactivated:
-            pass
-
-
-def _print_link(user) -> None:
-    print(f"Sign-in link for {user.email}: {service.login_link_url(user)}", flush=True)
-
-
-@bp.route("/login/link/<token>", methods=["GET", "POST"])
-def login_link(token):
-    """The link's page; only its button (a POST) signs in, so mail scanners use up nothing."""
-    if request.method == "GET":
-        return render_template("login_link.html", token=token)
-    try:
-        user = service.redeem_login_link(token)
-    except service.AdminUsersError as error:
-        flash(str(error))
-        return render_template("login_link.html", token=None), 400
-    service.sign_in(user, remember=True)
-    flash("You are signed in.")
-    return redirect(url_for("chat.index"))
-
-
-@bp.post("/logout")
-def logout():
-    if current_user.is_authenticated:
-        service.record_event(current_user, "logout", entity="session")
-    service.sign_out()
-    service.forget_guest()
-    return redirect(url_for("chat.index"))
-
-
-@bp.post("/logout/everywhere")
-def logout_everywhere():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    service.sign_out_everywhere(current_user)
-    service.sign_out()
-    flash("You are signed out on every device.")
-    return redirect(url_for("chat.login"))
 
 
 @bp.post("/profile/email")
