@@ -39,64 +39,85 @@ from admin_users.views import AdminUsersIndexView
 pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
 
 
-def host(database_url: str, directory, *, own_users: bool):
-    """``(create_app, db, users_admin)`` of a chatbot with its own ``Account`` class in
-    ``accounts`` (and a column ``plan``), or with the default models and a ``notes``
-    table of its own."""
-    db = SQLAlchemy()
-    login_manager = LoginManager()
-    if own_users:
+class Host:
+    """A chatbot with its own ``Account`` class in ``accounts`` (and a column ``plan``), or
+    with the default models and a ``notes`` table of its own; ``create_app`` is its
+    factory, ``directory`` its migrations'."""
 
-        class Account(UserMixin, db.Model):
-            __tablename__ = "accounts"
-            plan = mapped_column(String(20))
+    def __init__(self, database_url: str, directory, *, own_users: bool):
+        self.directory = directory
+        db = self.db = SQLAlchemy()
+        login_manager = LoginManager()
+        if own_users:
 
-        models = build_models(db, User=Account)
-    else:
+            class Account(UserMixin, db.Model):
+                __tablename__ = "accounts"
+                plan = mapped_column(String(20))
 
-        class Note(db.Model):
-            __tablename__ = "notes"
-            id = mapped_column(Integer, primary_key=True)
-            text = mapped_column(String(200))
+            models = build_models(db, User=Account)
+        else:
 
-        models = None
-    # The quick walk skipped: a search asks the index first, as on a large table.
-    users_admin = AdminUsers(db=db, models=models, plan_settings=PlanSettings(quick_walk=0))
+            class Note(db.Model):
+                __tablename__ = "notes"
+                id = mapped_column(Integer, primary_key=True)
+                text = mapped_column(String(200))
 
-    def create_app():
-        app = Flask(__name__)
-        app.config.update(SECRET_KEY="host", SQLALCHEMY_DATABASE_URI=database_url, TESTING=True)
-        db.init_app(app)
-        CSRFProtect(app)
-        login_manager.init_app(app)
-        admin = Admin(app, name="Chatbot admin", index_view=AdminUsersIndexView())
-        users_admin.init_app(app, admin=admin)
-        Migrate(app, db, directory=str(directory), **users_admin.migrate_options)
-        return app
+            models = None
+        # The quick walk skipped: a search asks the index first, as on a large table.
+        users_admin = AdminUsers(db=db, models=models, plan_settings=PlanSettings(quick_walk=0))
 
-    return create_app, db, users_admin
+        def create_app():
+            app = Flask(__name__)
+            app.config.update(SECRET_KEY="host", SQLALCHEMY_DATABASE_URI=database_url, TESTING=True)
+            db.init_app(app)
+            CSRFProtect(app)
+            login_manager.init_app(app)
+            admin = Admin(app, name="Chatbot admin", index_view=AdminUsersIndexView())
+            users_admin.init_app(app, admin=admin)
+            Migrate(app, db, directory=str(directory), **users_admin.migrate_options)
+            return app
+
+        self.create_app = create_app
+
+    @contextmanager
+    def app(self):
+        """A new app, as each ``flask`` command makes (its connections closed at the end)."""
+        app = self.create_app()
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                self.db.session.remove()
+                self.db.engine.dispose()
+
+    def flask_db(self, *commands: str) -> list[str]:
+        """Flask-Migrate's commands (``"init"``, ``"migrate"``, ``"upgrade"``, ``"check"``,
+        ``"downgrade"`` to base), each in an app of its own as from a shell (Flask-Migrate
+        keeps state in the app between two commands); one that fails exits. Returns the
+        migration files there are afterwards, oldest first."""
+        for name in commands:
+            with self.app() as app, app.app_context(), logging_kept():
+                if name == "init":
+                    flask_migrate.init(str(self.directory))
+                elif name == "downgrade":
+                    flask_migrate.downgrade(str(self.directory), revision="base")
+                else:
+                    getattr(flask_migrate, name)(str(self.directory))
+        versions = self.directory / "versions"
+        files = sorted(versions.glob("*.py"), key=lambda p: p.stat().st_mtime_ns)
+        return [path.read_text() for path in files]
 
 
 @pytest.fixture
 def own(database_url, tmp_path):
-    """The app of a host with its own user table, and its migrations' directory."""
-    create_app, db, _ = host(database_url, tmp_path / "migrations", own_users=True)
-    app = create_app()
-    yield app, tmp_path / "migrations"
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """A host with its own user table."""
+    return Host(database_url, tmp_path / "migrations", own_users=True)
 
 
 @pytest.fixture
 def default(database_url, tmp_path):
-    """The app of a host with the default models and a table of its own."""
-    create_app, db, _ = host(database_url, tmp_path / "migrations", own_users=False)
-    app = create_app()
-    yield app, tmp_path / "migrations"
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """A host with the default models and a table of its own."""
+    return Host(database_url, tmp_path / "migrations", own_users=False)
 
 
 @contextmanager
@@ -117,21 +138,6 @@ def logging_kept():
                 x, (False, logging.NOTSET, True, [])
             )
             x.setLevel(level)
-
-
-def flask_db(app, directory, *commands: str) -> list[str]:
-    """Flask-Migrate's commands run in order (``"init"``, ``"migrate"``, ``"upgrade"``,
-    ``"downgrade"`` to base); the migration files there are afterwards, oldest first."""
-    with app.app_context(), logging_kept():
-        for name in commands:
-            if name == "init":
-                flask_migrate.init(str(directory))
-            elif name == "downgrade":
-                flask_migrate.downgrade(str(directory), revision="base")
-            else:
-                getattr(flask_migrate, name)(str(directory))
-    files = sorted((directory / "versions").glob("*.py"), key=lambda p: p.stat().st_mtime_ns)
-    return [path.read_text() for path in files]
 
 
 def section(source: str, name: str) -> str:
@@ -171,18 +177,24 @@ def model_tables(app) -> set[str]:
     return {getattr(models, name).__tablename__ for name in models.__dataclass_fields__}
 
 
+def table_names(app) -> set[str]:
+    with app.app_context():
+        return set(inspect(app.extensions["sqlalchemy"].engine).get_table_names())
+
+
 def test_unbound_names_finds_a_missing_import():
     source = "import a.b\nfrom c import d as e\n\ndef f(x):\n    y = 1\n    return a, e, x, y, g\n"
     assert unbound_names(source) == {"g"}
 
 
 def test_own_user_table_migrates_as_generated(own):
-    app, directory = own
-    (first,) = flask_db(app, directory, "init", "migrate")
+    (first,) = own.flask_db("init", "migrate")
     upgrade = section(first, "upgrade")
+    with own.app() as app:
+        tables = model_tables(app)
     # Every table of the models, the host's column, the search index after the tables.
-    assert created_tables(first) == model_tables(app)
-    assert model_tables(app) >= {"accounts", "audit_logs", "user_sessions", "throttle_counts"}
+    assert created_tables(first) == tables
+    assert tables >= {"accounts", "audit_logs", "user_sessions", "throttle_counts"}
     assert "sa.Column('plan', sa.String(length=20)" in upgrade
     assert "admin_users.columns.KeyText(length=600)" in upgrade
     assert "admin_users.columns.UTCDateTime(timezone=True)" in upgrade
@@ -194,60 +206,76 @@ def test_own_user_table_migrates_as_generated(own):
     assert {"import admin_users.columns", "import admin_users.search"} <= set(first.splitlines())
     assert unbound_names(first) == set()
 
-    # It runs unedited; the next autogenerate finds no change (Flask-Migrate writes no file).
-    assert flask_db(app, directory, "upgrade", "migrate") == [first]
-    with app.app_context():
-        engine = app.extensions["sqlalchemy"].engine
-        with engine.connect() as connection:
+    # It runs unedited; then autogenerate finds no change (Flask-Migrate writes no file)
+    # and neither does `flask db check`.
+    assert own.flask_db("upgrade", "migrate", "check") == [first]
+    with own.app() as app:
+        assert table_names(app) >= tables
+        with app.app_context(), app.extensions["sqlalchemy"].engine.connect() as connection:
             assert search.current(connection, "accounts")
-        assert set(inspect(engine).get_table_names()) >= model_tables(app)
 
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["admin-users", "create-admin", "Ana.Lopez@example.com"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["admin-users", "list", "--search", "lopez@"])
-    assert result.exit_code == 0, result.output
-    assert "Ana.Lopez@example.com" in result.output
-    with app.test_request_context():
-        admin_id = service.find_user("ana.lopez@example.com").id
-        # The index answers (None: no index, the table is read instead).
-        assert planner.candidates(ListQuery(search="lopez@")) == [admin_id]
-        assert planner.candidates(ListQuery(search="nobody")) == []
+        runner = app.test_cli_runner()
+        result = runner.invoke(args=["admin-users", "create-admin", "Ana.Lopez@example.com"])
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(args=["admin-users", "list", "--search", "lopez@"])
+        assert result.exit_code == 0, result.output
+        assert "Ana.Lopez@example.com" in result.output
+        with app.test_request_context():
+            admin_id = service.find_user("ana.lopez@example.com").id
+            # The index answers (None: no index, the table is read instead).
+            assert planner.candidates(ListQuery(search="lopez@")) == [admin_id]
+            assert planner.candidates(ListQuery(search="nobody")) == []
 
     # The downgrade runs as written too: nothing of the models is left.
-    flask_db(app, directory, "downgrade")
-    with app.app_context():
-        engine = app.extensions["sqlalchemy"].engine
-        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    own.flask_db("downgrade")
+    with own.app() as app:
+        assert table_names(app) == {"alembic_version"}
+
+
+def test_flask_db_check_lists_a_missing_search_index(own):
+    """With the search index gone (dropped by hand), `flask db check` finds a change (it
+    exits 1), and the next migration makes the index again."""
+    own.flask_db("init", "migrate", "upgrade")
+    with own.app() as app, app.app_context():
+        with app.extensions["sqlalchemy"].engine.begin() as connection:
+            search.drop(connection, "accounts")
+    with pytest.raises(SystemExit) as exited:
+        own.flask_db("check")
+    assert exited.value.code == 1
+    _, second = own.flask_db("migrate")
+    assert lines(section(second, "upgrade")) == [
+        "admin_users.search.create(op.get_bind(), 'accounts')"
+    ]
+    own.flask_db("upgrade", "check")
 
 
 def test_default_models_are_left_to_the_extensions_migrations(default):
-    app, directory = default
-    (first,) = flask_db(app, directory, "init", "migrate")
+    (first,) = default.flask_db("init", "migrate")
     assert created_tables(first) == {"notes"}
     assert "drop_" not in section(first, "upgrade")
     assert "admin_users" not in first
-    flask_db(app, directory, "upgrade")
+    default.flask_db("upgrade")
 
-    result = app.test_cli_runner().invoke(args=["admin-users", "upgrade"])
-    assert result.exit_code == 0, result.output
-    with app.app_context():
-        assert migrate.at_head()
-        names = set(inspect(app.extensions["sqlalchemy"].engine).get_table_names())
-    assert names >= model_tables(app) | {"notes", "alembic_version", migrate.VERSION_TABLE}
+    with default.app() as app:
+        result = app.test_cli_runner().invoke(args=["admin-users", "upgrade"])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            assert migrate.at_head()
+        extensions = model_tables(app) | {migrate.VERSION_TABLE}
+        assert table_names(app) >= extensions | {"notes", "alembic_version"}
     # Neither the extension's tables, nor its version table, nor its search index.
-    assert flask_db(app, directory, "migrate") == [first]
+    assert default.flask_db("migrate", "check") == [first]
 
 
 def test_the_extensions_migrations_refuse_own_models_in_one_line(own):
-    app, _ = own
-    result = app.test_cli_runner().invoke(args=["admin-users", "upgrade"])
-    assert result.exit_code == 1
-    assert result.output.count("\n") == 1, result.output
-    assert result.output.startswith("Error: admin-users' migrations make its default models")
-    assert "run 'flask db migrate' and 'flask db upgrade' instead" in result.output
-    with app.app_context():
-        for refused in (migrate.upgrade, migrate.stamp, lambda: migrate.downgrade("base")):
-            with pytest.raises(OwnModelsNeedOwnMigrations):
-                refused()
-        assert inspect(app.extensions["sqlalchemy"].engine).get_table_names() == []
+    with own.app() as app:
+        result = app.test_cli_runner().invoke(args=["admin-users", "upgrade"])
+        assert result.exit_code == 1
+        assert result.output.count("\n") == 1, result.output
+        assert result.output.startswith("Error: admin-users' migrations make its default models")
+        assert "run 'flask db migrate' and 'flask db upgrade' instead" in result.output
+        with app.app_context():
+            for refused in (migrate.upgrade, migrate.stamp, lambda: migrate.downgrade("base")):
+                with pytest.raises(OwnModelsNeedOwnMigrations):
+                    refused()
+        assert table_names(app) == set()
