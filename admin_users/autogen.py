@@ -13,7 +13,7 @@ extension's ``include_object`` and ``render_item``:
   migration runs as generated.
 - :func:`compare_search_index`, a comparator registered with Alembic on import, adds the
   search index where the host's migrations own the user table and the database lacks it:
-  a :class:`CreateSearchIndexOp`, written as a call of :func:`admin_users.search.create`.
+  a :class:`CreateSearchIndexOp`, written as a call of :func:`create_search_index`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ __all__ = [
     "CreateSearchIndexOp",
     "DropSearchIndexOp",
     "compare_search_index",
+    "create_search_index",
+    "drop_search_index",
     "include_object",
     "migrate_options",
     "render_item",
@@ -114,17 +116,35 @@ def compare_search_index(autogen_context, upgrade_ops, schemas) -> None:
         upgrade_ops.ops.append(CreateSearchIndexOp(user_table.name))
 
 
-def _call(autogen_context, function: str, user_table: str) -> str:
-    autogen_context.imports.add(f"import {search.__name__}")
-    prefix = autogen_context.opts.get("alembic_module_prefix") or "op."
-    return f"{search.__name__}.{function}({prefix}get_bind(), {user_table!r})"
+def create_search_index(op, user_table: str) -> None:
+    """What a generated migration calls (``op`` is Alembic's): :func:`search.create` on the
+    migration's connection or, with ``--sql``, its statements written into the script."""
+    context = op.get_context()
+    if context.as_sql:
+        create, drop = search.statements(context.dialect.name, user_table)
+        for statement in drop + create:
+            op.execute(statement)
+    else:
+        search.create(op.get_bind(), user_table)
+
+
+def drop_search_index(op, user_table: str) -> None:
+    """The downgrade of :func:`create_search_index`."""
+    for statement in search.statements(op.get_context().dialect.name, user_table)[1]:
+        op.execute(statement)
+
+
+def _call(autogen_context, function, user_table: str) -> str:
+    autogen_context.imports.add(f"import {__name__}")
+    op = (autogen_context.opts.get("alembic_module_prefix") or "op.").rstrip(".")
+    return f"{__name__}.{function.__name__}({op}, {user_table!r})"
 
 
 @renderers.dispatch_for(CreateSearchIndexOp)
 def _render_create(autogen_context, operation: CreateSearchIndexOp) -> str:
-    return _call(autogen_context, "create", operation.user_table)
+    return _call(autogen_context, create_search_index, operation.user_table)
 
 
 @renderers.dispatch_for(DropSearchIndexOp)
 def _render_drop(autogen_context, operation: DropSearchIndexOp) -> str:
-    return _call(autogen_context, "drop", operation.user_table)
+    return _call(autogen_context, drop_search_index, operation.user_table)

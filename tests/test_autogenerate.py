@@ -92,15 +92,17 @@ class Host:
 
     def flask_db(self, *commands: str) -> list[str]:
         """Flask-Migrate's commands (``"init"``, ``"migrate"``, ``"upgrade"``, ``"check"``,
-        ``"downgrade"`` to base), each in an app of its own as from a shell (Flask-Migrate
-        keeps state in the app between two commands); one that fails exits. Returns the
-        migration files there are afterwards, oldest first."""
+        ``"downgrade"`` to base, ``"upgrade --sql"``), each in an app of its own as from a
+        shell (Flask-Migrate keeps state in the app between two commands); one that fails
+        exits. Returns the migration files there are afterwards, oldest first."""
         for name in commands:
             with self.app() as app, app.app_context(), logging_kept():
                 if name == "init":
                     flask_migrate.init(str(self.directory))
                 elif name == "downgrade":
                     flask_migrate.downgrade(str(self.directory), revision="base")
+                elif name == "upgrade --sql":
+                    flask_migrate.upgrade(str(self.directory), sql=True)
                 else:
                     getattr(flask_migrate, name)(str(self.directory))
         versions = self.directory / "versions"
@@ -198,12 +200,12 @@ def test_own_user_table_migrates_as_generated(own):
     assert "sa.Column('plan', sa.String(length=20)" in upgrade
     assert "admin_users.columns.KeyText(length=600)" in upgrade
     assert "admin_users.columns.UTCDateTime(timezone=True)" in upgrade
-    assert lines(upgrade)[-1] == "admin_users.search.create(op.get_bind(), 'accounts')"
+    assert lines(upgrade)[-1] == "admin_users.autogen.create_search_index(op, 'accounts')"
     downgrade = section(first, "downgrade")
-    assert lines(downgrade)[0] == "admin_users.search.drop(op.get_bind(), 'accounts')"
+    assert lines(downgrade)[0] == "admin_users.autogen.drop_search_index(op, 'accounts')"
     assert "drop_" not in upgrade
     # Every name it reads is imported: no NameError at upgrade or downgrade.
-    assert {"import admin_users.columns", "import admin_users.search"} <= set(first.splitlines())
+    assert {"import admin_users.columns", "import admin_users.autogen"} <= set(first.splitlines())
     assert unbound_names(first) == set()
 
     # It runs unedited; then autogenerate finds no change (Flask-Migrate writes no file)
@@ -232,6 +234,19 @@ def test_own_user_table_migrates_as_generated(own):
         assert table_names(app) == {"alembic_version"}
 
 
+def test_the_sql_script_makes_the_search_index(own, capsys):
+    """``flask db upgrade --sql`` (offline: no database) writes the index's statements."""
+    own.flask_db("init", "migrate")
+    capsys.readouterr()
+    own.flask_db("upgrade --sql")
+    script = capsys.readouterr().out
+    with own.app() as app, app.app_context():
+        dialect = app.extensions["sqlalchemy"].engine.dialect.name
+    create, _ = search.statements(dialect, "accounts")
+    assert script.index("CREATE TABLE accounts") < script.index(create[0])
+    assert all(f"{statement};" in script for statement in create)
+
+
 def test_flask_db_check_lists_a_missing_search_index(own):
     """With the search index gone (dropped by hand), `flask db check` finds a change (it
     exits 1), and the next migration makes the index again."""
@@ -244,7 +259,7 @@ def test_flask_db_check_lists_a_missing_search_index(own):
     assert exited.value.code == 1
     _, second = own.flask_db("migrate")
     assert lines(section(second, "upgrade")) == [
-        "admin_users.search.create(op.get_bind(), 'accounts')"
+        "admin_users.autogen.create_search_index(op, 'accounts')"
     ]
     own.flask_db("upgrade", "check")
 
