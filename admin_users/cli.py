@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -9,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from . import migrate, service
+from .backfill import BATCH_SIZE, backfill
 from .demo_data import seed_demo_data
 from .details import profile_of, tab_batch
 from .listing import ListQuery, iterate
@@ -67,6 +69,37 @@ def upgrade_command(revision):
     click.echo(f"The extension's tables are at {migrate.current() or 'base'}.")
 
 
+class _Progress:
+    """Progress callbacks (``progress(phase, done, total)``) shown as a click progress bar
+    per phase, on standard error so that standard output keeps only the summary. Where
+    standard error is no terminal (a log file, the CLI test runner), click prints a
+    bar's label alone, once: there the label says how far it is, each tenth of the way."""
+
+    def __init__(self, labels: dict[str, str]):
+        self.labels, self.bar, self.phase, self.done = labels, None, None, 0
+        self.stream = sys.stderr
+        self.terminal = self.stream.isatty()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.phase:
+            self.close()
+            self.phase, self.done, self.total = phase, 0, total
+            self.label = self.labels.get(phase, phase).format(total=total)
+            self.bar = click.progressbar(
+                length=max(total, 1), label=self.label, show_pos=True, file=self.stream
+            )
+            self.bar.__enter__()
+        if not self.terminal and total and done * 10 // total > self.done * 10 // total:
+            self.bar.label = f"{self.label}: {done:,} ({done * 100 // total}%)"
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
 @admin_users_group.command("demo-data")
 @click.option("--users", "count", default=1000, show_default=True, help="How many users.")
 @click.option("--seed", default=1, show_default=True, help="Random seed, for the same data again.")
@@ -79,11 +112,35 @@ def demo_data_command(count, seed, if_empty):
         click.echo("There are users already: no demo data added.")
         return
     started = time.perf_counter()
-    totals = seed_demo_data(count, seed=seed)
+    progress = _Progress({"users": "Writing {total:,} users", "indexes": "Building indexes"})
+    try:
+        totals = seed_demo_data(count, seed=seed, progress=progress)
+    finally:
+        progress.close()
     took = time.perf_counter() - started
     click.echo(
         f"Added {totals['users']:,} users, {totals['chats']:,} chats, "
         f"{totals['messages']:,} messages, {totals['audit']:,} audit entries in {took:.1f} s."
+    )
+
+
+@admin_users_group.command("backfill")
+@click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1))
+@click.option("--reindex", is_flag=True, help="Make the search index again, even if present.")
+def backfill_command(batch_size, reindex):
+    """Fill the derived columns, counters and search index of users written without the ORM
+    (a table adopted with its rows, a raw INSERT). Safe to run again, and to stop."""
+    started = time.perf_counter()
+    progress = _Progress({"users": "Backfilling {total:,} users", "search index": "Search index"})
+    try:
+        totals = backfill(batch_size=batch_size, reindex=reindex, progress=progress)
+    finally:
+        progress.close()
+    took = time.perf_counter() - started
+    index = "made" if totals.indexed else "kept"
+    click.echo(
+        f"Backfilled {totals.users:,} users in {took:.1f} s: {totals.changed:,} changed, "
+        f"{totals.chats:,} chats' message counts fixed; search index {index}."
     )
 
 

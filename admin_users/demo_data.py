@@ -10,6 +10,7 @@ counts of the rows written, so the data is as consistent as the API would make i
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -55,8 +56,15 @@ AUDIT_COLUMNS = ("user_id", "actor_id", "action", "entity", "ip_address", "creat
                  "detail", "origin")  # fmt: skip
 
 
-def seed_demo_data(count: int, *, seed: int = 1) -> dict[str, int]:
-    """Add ``count`` users with chats, messages, profiles and audit entries."""
+def seed_demo_data(
+    count: int, *, seed: int = 1, progress: Callable[[str, int, int], None] | None = None
+) -> dict[str, int]:
+    """Add ``count`` users with chats, messages, profiles and audit entries.
+
+    ``progress(phase, done, total)`` is told how far it is, since a million users take
+    minutes: "users" as they are written, then "indexes" as each index (the search
+    index, and on PostgreSQL the foreign keys and the statistics) is built."""
+    report = progress or (lambda phase, done, total: None)
     state = get_state()
     M = state.models
     session = state.db.session
@@ -79,17 +87,25 @@ def seed_demo_data(count: int, *, seed: int = 1) -> dict[str, int]:
         index.drop(connection)
     search.drop(connection, M.User.__tablename__)
     foreign_keys = _drop_foreign_keys(connection, [model.__tablename__ for model, *_ in tables])
+    report("users", 0, count)
     for chunk_start in range(0, count, CHUNK):
         rows = maker.chunk(first_user + chunk_start, min(CHUNK, count - chunk_start))
         for model, columns, name in tables:
             if rows[name]:
                 write(model.__tablename__, columns, rows[name])
                 totals[name] += len(rows[name])
-    for index in indexes:
+        report("users", totals["users"], count)
+    steps = len(indexes) + len(foreign_keys) + 1 + (connection.dialect.name == "postgresql")
+    report("indexes", 0, steps)
+    for done, index in enumerate(indexes, 1):
         index.create(connection)
-    for table, name, definition in foreign_keys:  # checked once for all rows
+        report("indexes", done, steps)
+    for done, (table, name, definition) in enumerate(foreign_keys, len(indexes) + 1):
+        # checked once for all rows
         connection.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        report("indexes", done, steps)
     search.create(connection, M.User.__tablename__)
+    report("indexes", len(indexes) + len(foreign_keys) + 1, steps)
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA cache_size = -2000")  # back to the default
     if connection.dialect.name == "postgresql":
@@ -109,6 +125,7 @@ def seed_demo_data(count: int, *, seed: int = 1) -> dict[str, int]:
         with state.db.engine.connect() as autocommit:
             autocommit = autocommit.execution_options(isolation_level="AUTOCOMMIT")
             autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {names}")
+        report("indexes", steps, steps)
     return totals
 
 

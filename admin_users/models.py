@@ -42,6 +42,8 @@ from .definitions import (
     valid_id,
 )
 
+# Server defaults: what rows written without the ORM hold until backfill (docs/adopting.md).
+EPOCH, GUEST = "1970-01-01 00:00:00.000000", int(Status.GUEST)  # EPOCH: no activity known
 __all__ = [
     "AppConfigMixin",
     "AuditLogMixin",
@@ -74,16 +76,18 @@ class UserMixin(LoginUserMixin):
     guest_id = mapped_column(String(11), unique=True)
     identifier_key = mapped_column(KeyText, unique=True)
     customer_id = mapped_column(String(255))
-    search_text = mapped_column(KeyText(600), nullable=False, default="")
+    search_text = mapped_column(KeyText(600), nullable=False, default="", server_default="")
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     confirmed_at = mapped_column(UTCDateTime)
-    last_activity_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    last_activity_at = mapped_column(
+        UTCDateTime, nullable=False, default=utcnow, server_default=EPOCH
+    )
     deactivated_at = mapped_column(UTCDateTime)
     deactivation_reason = mapped_column(Text)
     erased_at = mapped_column(UTCDateTime)
-    is_admin = mapped_column(Boolean, nullable=False, default=False)
-    chat_count = mapped_column(Integer, nullable=False, default=0)
-    status = mapped_column(SmallInteger, nullable=False, default=int(Status.GUEST))
+    is_admin = mapped_column(Boolean, nullable=False, default=False, server_default="0")
+    chat_count = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    status = mapped_column(SmallInteger, nullable=False, default=GUEST, server_default=str(GUEST))
     # Rotated when a magic link is redeemed, so each link works once; None: no sign-in.
     login_nonce = mapped_column(String(32))
     # Moved by one write to end every session of the user (and void their sign-in links).
@@ -173,7 +177,7 @@ class ChatMixin:
 
     id = mapped_column(Integer, primary_key=True)
     title = mapped_column(String(200))
-    message_count = mapped_column(Integer, nullable=False, default=0)
+    message_count = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     deleted_at = mapped_column(UTCDateTime)
 
