@@ -74,6 +74,21 @@ class BadListRequest(AdminUsersError, ValueError):
     """A list or tab request (search, cursor) answered with 400 and this message."""
 
 
+class PendingChanges(AdminUsersError, RuntimeError):
+    """A service call refused, before writing anything, because the host's database
+    session holds pending changes of its own that the call's commit would save too (see
+    :mod:`admin_users.service.pending`). A fault of the calling code, not of a request:
+    hence a 500."""
+
+    status = 500
+
+
+class ChatDeleted(AdminUsersError, ValueError):
+    """A message added to a chat its user deleted."""
+
+    status = 409
+
+
 class OwnModelsNeedOwnMigrations(AdminUsersError, RuntimeError):
     """The extension's migrations asked to run beside the host's own model classes: they
     make the default models only, so the host's own migrations make every table (a

@@ -1,9 +1,12 @@
 """The Python API a host chatbot calls, and the rules behind the admin's views and CLI.
 
-Each public function is one transaction: it commits what it changed together with
-its audit entry, or rolls back and raises an :class:`AdminUsersError`. Functions that
-record an event take ``ip`` (default: the current request's remote address; none
-outside a request). By concern:
+Each public function is one transaction on the host's ``db.session``: it commits what
+it changed together with its audit entry, or rolls back and raises an
+:class:`AdminUsersError`; it refuses with :class:`PendingChanges`, before writing
+anything, while the session holds pending changes of the host's own (see
+:mod:`.pending`); the signals of :mod:`admin_users.signals` are sent after its commit.
+Functions that record an event take ``ip`` (default: the current request's remote
+address; none outside a request). By concern:
 
 - :mod:`.accounts`: guests, registration, admins, confirmation, profiles, finding a user;
 - :mod:`.links`: sign-in links, email changes, signing out everywhere, the throttle;
@@ -20,16 +23,18 @@ from ..errors import (
     BadListRequest,
     CannotDeactivateSelf,
     CannotReactivateErased,
+    ChatDeleted,
     ConfirmationMismatch,
     EmailTaken,
     InvalidChoice,
     InvalidEmail,
     InvalidLink,
     InvalidText,
+    PendingChanges,
     ReasonRequired,
     TooManyRequests,
 )
-from ..sessions import sign_in, sign_out
+from ..sessions import sign_out
 from .accounts import (
     confirm_email,
     create_admin,
@@ -39,6 +44,7 @@ from .accounts import (
     may_use_admin_account,
     register,
     set_customer_id,
+    sign_in,
     update_profile,
 )
 from .base import actor_label, check_text, record_event
@@ -91,12 +97,14 @@ __all__ = [
     "BadListRequest",
     "CannotDeactivateSelf",
     "CannotReactivateErased",
+    "ChatDeleted",
     "ConfirmationMismatch",
     "EmailTaken",
     "InvalidChoice",
     "InvalidEmail",
     "InvalidLink",
     "InvalidText",
+    "PendingChanges",
     "ReasonRequired",
     "TooManyRequests",
     "actor_label",

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 import secrets
 
+from flask import current_app
 from sqlalchemy import select
 
+from .. import sessions, signals
 from ..errors import AccountDeactivated, EmailTaken, InvalidEmail, InvalidText
 from ..locks import lock_user
 from ..models import Status, status_of, utcnow, valid_id
 from ..sessions import end_sessions
 from ..state import db_session, models
-from .base import CONTROL, acting_for, audit_entry, check_text, transaction
+from .base import CONTROL, acting_for, audit_entry, check_text, send_after_commit, transaction
+from .pending import refuse_pending
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -52,7 +55,7 @@ def register(email: str, *, guest=None, ip: str | None = None):
     """An Unconfirmed account for ``email``; a guest who registers keeps their chats."""
     email = normalize_email(email)
     User = models().User
-    with transaction() as session:
+    with transaction(guest) as session:
         if guest is not None:
             acting_for(session, guest)
         if session.scalar(select(User.id).where(User.identifier_key == email.casefold())):
@@ -64,6 +67,7 @@ def register(email: str, *, guest=None, ip: str | None = None):
             user = User(email=email)
             session.add(user)
         audit_entry(user, "register", entity="user", ip=ip)
+        send_after_commit(signals.user_registered, user=user, actor=user)
     return user
 
 
@@ -71,7 +75,7 @@ def create_admin(email: str):
     """Make ``email`` an active admin, creating the account if needed."""
     email = normalize_email(email)
     user = find_user(email)
-    with transaction() as session:
+    with transaction(user) as session:
         if user is None:
             user = models().User(email=email)
             session.add(user)
@@ -86,7 +90,7 @@ def create_admin(email: str):
 def confirm_email(user, *, ip: str | None = None) -> bool:
     """Mark the email confirmed; False if it already was. Every session opened before
     ends: whoever registered the address first does not share the owner's account."""
-    with transaction() as session:
+    with transaction(user) as session:
         acting_for(session, user)
         if user.confirmed_at is not None:
             return False
@@ -102,7 +106,7 @@ def update_profile(user, *, ip: str | None = None, **fields):
     unknown = set(fields) - set(Profile.FIELDS)
     if unknown:
         raise TypeError(f"unknown profile fields: {', '.join(sorted(unknown))}")
-    with transaction() as session:
+    with transaction(user) as session:
         acting_for(session, user)
         profile = session.get(Profile, user.id)
         if profile is None:
@@ -124,12 +128,23 @@ def set_customer_id(user, customer_id: str | None):
     customer_id = check_text((customer_id or "").strip(), "A customer id") or None
     if customer_id and len(customer_id) > 255:
         raise InvalidText("customer id is longer than 255 characters")
-    with transaction() as session:
+    with transaction(user) as session:
         lock_user(session, user)
         if user.erased_at is not None:
             raise AccountDeactivated("This account was erased.")
         user.customer_id = customer_id
     return user
+
+
+def sign_in(user, *, remember: bool = False, ip: str | None = None) -> str:
+    """Sign ``user`` in for this browser, in place of ``flask_login.login_user``: see
+    :func:`admin_users.sessions.sign_in`, which commits the new session record. Refused
+    (:class:`PendingChanges`) while the session holds the host's own pending changes,
+    like every service call; ``user_signed_in`` is sent after the commit."""
+    refuse_pending(db_session(), (user,))
+    token = sessions.sign_in(user, remember=remember, ip=ip)
+    signals.user_signed_in.send(current_app._get_current_object(), user=user, actor=user)
+    return token
 
 
 def find_user(ref):

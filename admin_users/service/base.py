@@ -7,12 +7,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 
 from ..errors import AccountDeactivated, InvalidText
 from ..locks import lock_user
 from ..models import Status, status_of, utcnow
 from ..state import db_session, models
+from .pending import refuse_pending
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -33,15 +34,37 @@ def check_text(value: str | None, field: str, *, single_line: bool = True) -> st
     return value
 
 
+SIGNALS = "admin_users.signals"  # the session.info key of the signals to send at commit
+
+
 @contextmanager
-def transaction() -> Iterator[object]:
+def transaction(*own) -> Iterator[object]:
+    """One service call's transaction, on the host's ``db.session``: committed at the end,
+    rolled back on any error; the signals queued in it are sent after the commit.
+
+    ``own`` are the users (and admins) the call is about. It refuses, before anything
+    is written, a session that holds other pending changes of the host's, which its
+    commit would otherwise make the host's without their say (see :mod:`.pending`).
+    """
     session = db_session()
+    refuse_pending(session, own)
+    session.info[SIGNALS] = []
     try:
         yield session
         session.commit()
     except BaseException:
+        session.info.pop(SIGNALS, None)
         session.rollback()
         raise
+    app = current_app._get_current_object()
+    for signal, kwargs in session.info.pop(SIGNALS, []):
+        signal.send(app, **kwargs)
+
+
+def send_after_commit(signal, **kwargs) -> None:
+    """Queue ``signal`` (of :mod:`admin_users.signals`) in the current transaction: sent
+    with the app as sender once it commits, never if it rolls back."""
+    db_session().info[SIGNALS].append((signal, kwargs))
 
 
 def acting_for(session, user):
@@ -116,7 +139,7 @@ def record_event(
     check_text(action, "An action")
     check_text(entity, "An entity")
     check_text(detail, "A detail", single_line=False)
-    with transaction() as session:
+    with transaction(user) as session:
         acting_for(session, user)
         entry = audit_entry(user, action, entity=entity, ip=ip, detail=detail)
     return entry

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import update
+from sqlalchemy.orm.util import identity_key
 
+from ..errors import ChatDeleted, InvalidChoice
 from ..models import utcnow
-from ..state import models
+from ..state import db_session, models
 from .base import acting_for, audit_entry, check_text, transaction
 
 TITLE_LENGTH = 200
@@ -15,7 +17,7 @@ def start_chat(user, *, title: str | None = None, ip: str | None = None):
     """A new conversation of ``user``; counted in their chat count at once."""
     User, Chat = models().User, models().Chat
     check_text(title, "A chat title", single_line=False)
-    with transaction() as session:
+    with transaction(user) as session:
         acting_for(session, user)
         if user.id is None:
             session.flush()
@@ -29,6 +31,11 @@ def start_chat(user, *, title: str | None = None, ip: str | None = None):
     return chat
 
 
+def _owner(chat):
+    """The chat's user, if the session holds them already (their changes are allowed)."""
+    return db_session().identity_map.get(identity_key(models().User, chat.user_id))
+
+
 def _title(text: str | None) -> str | None:
     text = " ".join((text or "").split())
     return text[:TITLE_LENGTH] or None
@@ -37,14 +44,14 @@ def _title(text: str | None) -> str | None:
 def add_message(chat, role: str, content: str):
     """Append a message; the user's first message titles an untitled chat."""
     if role not in ("user", "assistant"):
-        raise ValueError("role must be 'user' or 'assistant'")
+        raise InvalidChoice("role must be 'user' or 'assistant'")
     check_text(content, "A message", single_line=False)
     M = models()
-    with transaction() as session:
+    with transaction(_owner(chat)) as session:
         acting_for(session, session.get(M.User, chat.user_id))
         session.refresh(chat)  # as of the lock: not deleted, its title not erased since
         if chat.deleted_at is not None:
-            raise ValueError("this chat was deleted")
+            raise ChatDeleted("This chat was deleted.")
         message = M.Message(chat_id=chat.id, role=role, content=content)
         session.add(message)
         session.execute(
@@ -64,7 +71,7 @@ def add_message(chat, role: str, content: str):
 def delete_chat(chat, *, ip: str | None = None) -> bool:
     """Delete a chat as its user does: title and every message's text go, the row stays."""
     M = models()
-    with transaction() as session:
+    with transaction(_owner(chat)) as session:
         user = acting_for(session, session.get(M.User, chat.user_id))
         session.refresh(chat)
         if chat.deleted_at is not None:

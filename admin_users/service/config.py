@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from .. import signals
 from ..errors import InvalidChoice
 from ..locks import lock_config
 from ..state import db_session, models
-from .base import audit_entry, transaction
+from .base import audit_entry, send_after_commit, transaction
 
 CHAT_PERMISSIONS = {
     "guest": "Guest: anyone can chat without signing in; a visitor becomes a guest user "
@@ -38,7 +39,7 @@ def set_chat_permission(value: str, *, actor=None, ip: str | None = None) -> boo
     """Change who may chat (``guest``, ``login`` or ``user``); False if it already was."""
     if value not in CHAT_PERMISSIONS:
         raise InvalidChoice("Choose Guest, Login or User.")
-    with transaction() as session:
+    with transaction(actor) as session:
         config = _app_config(session)
         old = config.chat_permission
         if old == value:
@@ -52,4 +53,5 @@ def set_chat_permission(value: str, *, actor=None, ip: str | None = None) -> boo
             ip=ip,
             detail=f"{old} -> {value}",
         )
+        send_after_commit(signals.chat_permission_changed, value=value, actor=actor)
     return True

@@ -40,7 +40,7 @@ def issue_login_link(user) -> str:
 
 def _link_token(user, **extra) -> str:
     if user.login_nonce is None:
-        with transaction():
+        with transaction(user):
             user.login_nonce = secrets.token_hex(16)
     return _serializer().dumps(
         {"u": user.id, "n": user.login_nonce, "v": user.session_version, **extra}
@@ -95,7 +95,7 @@ def redeem_login_link(token: str, *, ip: str | None = None):
     if new_email is not None and new_email != user.pending_email:
         raise InvalidLink("This link is for an email change that was replaced. Ask again.")
     proving = user.confirmed_at is None or new_email is not None
-    with transaction() as session:
+    with transaction(user) as session:
         used = session.execute(
             update(User)
             .where(
@@ -139,7 +139,7 @@ def change_email(user, new_email: str) -> str:
     if user.email is None:
         raise InvalidLink("Guests register instead.")
     User = models().User
-    with transaction() as session:
+    with transaction(user) as session:
         acting_for(session, user)
         if session.scalar(select(User.id).where(User.identifier_key == email.casefold())):
             raise EmailTaken("An account with that email already exists.")
@@ -150,7 +150,7 @@ def change_email(user, new_email: str) -> str:
 
 def sign_out_everywhere(user, *, ip: str | None = None) -> None:
     """End every session of ``user``, this browser's included, and void their links."""
-    with transaction() as session:
+    with transaction(user) as session:
         lock_user(session, user)
         end_sessions(user)
         audit_entry(user, "logout.everywhere", entity="session", ip=ip)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import signals
 from ..errors import CannotDeactivateSelf, CannotReactivateErased, ReasonRequired
 from ..locks import lock_user
 from ..models import utcnow, valid_id
 from ..sessions import end_sessions
 from ..state import db_session, models
-from .base import actor_label, audit_entry, check_text, transaction
+from .base import actor_label, audit_entry, check_text, send_after_commit, transaction
 
 # The seed's common reasons, offered in the admin's confirmation step.
 DEACTIVATION_REASONS = (
@@ -43,7 +44,7 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
     reason = _reason(reason)
     if actor is not None and actor.id == user.id:
         raise CannotDeactivateSelf("You cannot deactivate your own account.")
-    with transaction() as session:
+    with transaction(user, actor) as session:
         lock_user(session, user)  # of two admins at once, the second sees the first's
         if user.deactivated_at is not None:
             return False
@@ -52,6 +53,7 @@ def deactivate(user, *, reason: str, actor=None, ip: str | None = None) -> bool:
         user.deactivation_reason = reason
         end_sessions(user)
         audit_entry(user, "admin.deactivate", entity="user", actor=actor, ip=ip, detail=reason)
+        send_after_commit(signals.user_deactivated, user=user, actor=actor)
     return True
 
 
@@ -122,7 +124,7 @@ def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = No
     """Restore access; False (and no change) if not deactivated. An erased user stays
     erased: :class:`CannotReactivateErased`."""
     check_text(note, "A note", single_line=False)
-    with transaction() as session:
+    with transaction(user, actor) as session:
         lock_user(session, user)
         if user.erased_at is not None:
             raise CannotReactivateErased(f"{user.identifier} was erased and cannot be reactivated.")
@@ -140,4 +142,5 @@ def reactivate(user, *, actor=None, note: str | None = None, ip: str | None = No
             ip=ip,
             detail=(note or "").strip() or None,
         )
+        send_after_commit(signals.user_reactivated, user=user, actor=actor)
     return True

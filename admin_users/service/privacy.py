@@ -1,4 +1,12 @@
-"""Data privacy: users' data requests, the export, and erasure."""
+"""Data privacy: users' data requests, the export, and erasure.
+
+The host's own data about a user (its columns on its user class, its own tables) is its
+own: the export carries it only from ``ADMIN_USERS_EXPORT_HOST_DATA`` (a callable
+``(user) -> dict``, under the export's ``"host"`` key), and erasure erases it only
+through ``ADMIN_USERS_ERASE_HOST_DATA`` (a callable ``(user) -> None`` run inside the
+erasure's transaction). Without them, the host's columns are neither exported nor
+changed by an erasure.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +16,24 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import MappedColumn, declared_attr
 
-from .. import search
+from .. import search, signals
 from ..errors import CannotDeactivateSelf, ConfirmationMismatch
 from ..locks import lock_user
-from ..models import status_of, utcnow
+from ..models import UserMixin, status_of, utcnow
 from ..sessions import end_sessions
 from ..state import db_session, models
-from .base import acting_for, audit_entry, transaction
+from .base import acting_for, audit_entry, send_after_commit, transaction
 
 EXPORT_SCHEMA = "admin-users.export/1"
 
 
 def _request_data(user, kind: str, ip: str | None):
     DataRequest = models().DataRequest
-    with transaction() as session:
+    with transaction(user) as session:
         acting_for(session, user)
         pending = session.scalar(
             select(DataRequest).where(
@@ -87,14 +97,43 @@ def export_user(user, *, actor=None, ip: str | None = None) -> Iterator[str]:
     """The user's data as one JSON document, in pieces (never all in memory).
 
     The export is audit-logged (``admin.export``) and closes the user's pending export
-    requests before the first piece is made.
+    requests before the first piece is made. It holds the extension's own fields of the
+    user (never the host's columns) and, when ``ADMIN_USERS_EXPORT_HOST_DATA`` is set,
+    what that callable returns for the user, under ``"host"``: called first, so that a
+    hook that fails leaves no audit entry.
     """
-    with transaction() as session:
+    host = _host_export(user)
+    with transaction(user, actor) as session:
         lock_user(session, user)
         closed = fulfil(user, ["export"])
         detail = f"fulfils request {', '.join(map(str, closed))}" if closed else None
         audit_entry(user, "admin.export", entity="user", actor=actor, ip=ip, detail=detail)
-    return _export_pieces(user.id)
+    return _export_pieces(user.id, host)
+
+
+def _host_export(user) -> str | None:
+    """The host's data about ``user``, as JSON text, from its configured hook."""
+    hook = current_app.config.get("ADMIN_USERS_EXPORT_HOST_DATA")
+    if hook is None:
+        return None
+    data = hook(user)
+    if not isinstance(data, dict):
+        raise TypeError(
+            f"ADMIN_USERS_EXPORT_HOST_DATA must return a dict, not {type(data).__name__}"
+        )
+    return _json(data)
+
+
+def _own_user_fields() -> list[str]:
+    """The columns :class:`UserMixin` defines, in its order: what a user's export holds
+    (a host's class adds columns of its own, which are not the extension's to export)."""
+    hidden = {"login_nonce", "session_version", "identifier_key", "search_text", "status"}
+    return [
+        name
+        for klass in reversed(UserMixin.__mro__)
+        for name, value in vars(klass).items()
+        if isinstance(value, (MappedColumn, declared_attr)) and name not in hidden
+    ]
 
 
 def _rows_by_id(statement, id_column, size: int = 1000) -> Iterator[dict]:
@@ -123,18 +162,18 @@ def _columns(model, row, skip=()) -> dict:
     return {c.key: row[c.key] for c in model.__table__.columns if c.key not in skip}
 
 
-def _export_pieces(user_id: int) -> Iterator[str]:
+def _export_pieces(user_id: int, host: str | None = None) -> Iterator[str]:
     M = models()
     session = db_session()
     user = session.get(M.User, user_id)
-    hidden = {"login_nonce", "session_version", "identifier_key", "search_text", "status"}
-    fields = {c.key: getattr(user, c.key) for c in M.User.__table__.columns if c.key not in hidden}
+    fields = {name: getattr(user, name) for name in _own_user_fields()}
     fields["status"] = status_of(user).key
     profile = session.get(M.Profile, user_id)
     profile = None if profile is None else {f: getattr(profile, f) for f in M.Profile.FIELDS}
+    host = "" if host is None else f'"host": {host}, '
     yield (
         f'{{"schema": {_json(EXPORT_SCHEMA)}, "exported_at": {_json(utcnow())}, '
-        f'"user": {_json(fields)}, "profile": {_json(profile)}, "chats": ['
+        f'"user": {_json(fields)}, "profile": {_json(profile)}, {host}"chats": ['
     )
     chats = select(*M.Chat.__table__.columns).where(M.Chat.user_id == user_id)
     for n, chat in enumerate(_rows_by_id(chats, M.Chat.__table__.c.id)):
@@ -160,6 +199,13 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
     of their session records; ends every session. Keeps the user row (Deactivated,
     Erased), the chats' rows and every audit entry. ``confirm``, when given, must be the
     user's email or guest id, as typed by the admin.
+
+    The host's own data is erased by ``ADMIN_USERS_ERASE_HOST_DATA``, a callable given
+    the user in this transaction, after the lock and before the extension's own erasure
+    (the email is still there to find the host's rows by): what it writes through
+    ``db.session`` commits with the erasure, and if it raises nothing is erased. The
+    host's columns on the user row are left as they are unless it clears them.
+    ``user_erased`` is sent after the commit.
     """
     if actor is not None and actor.id == user.id:
         raise CannotDeactivateSelf("You cannot erase your own account.")
@@ -169,10 +215,13 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
         )
     M = models()
     now = utcnow()
-    with transaction() as session:
+    hook = current_app.config.get("ADMIN_USERS_ERASE_HOST_DATA")
+    with transaction(user, actor) as session:
         lock_user(session, user)  # nothing on the user's behalf is written meanwhile or after
         if user.erased_at is not None:
             return False
+        if hook is not None:
+            hook(user)
         secrets_ = _personal_strings(user)
         profile = session.get(M.Profile, user.id)
         if profile is not None:
@@ -205,6 +254,7 @@ def erase_user(user, *, actor=None, ip: str | None = None, confirm: str | None =
         audit_entry(user, "admin.erase", entity="user", actor=actor, ip=ip)
         session.flush()
         search.purge(session.connection(), M.User.__tablename__)
+        send_after_commit(signals.user_erased, user=user, actor=actor)
     return True
 
 
