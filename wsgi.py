@@ -29,14 +29,14 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from admin_users import AdminUsers, auth, service
+from admin_users import AdminUsers, service
 from admin_users.auth import blueprint as sign_in_pages
 from admin_users.models import valid_id
 
 db = SQLAlchemy()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-admin_users = AdminUsers(db=db)
+users_admin = AdminUsers(db=db)
 bp = Blueprint("chat", __name__)
 
 
@@ -62,12 +62,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    admin_users.init_app(app)  # also the user loader of login_manager
+    users_admin.init_app(app)  # also the user loader of login_manager
     app.register_blueprint(bp)
     # /register, /login, /login/link/<token>, /logout, /logout/everywhere; also the
     # login_view and the link page of `flask admin-users login-link`.
     app.register_blueprint(sign_in_pages, url_prefix="")
-    app.url_build_error_handlers.append(_former_sign_in_names)
     app.register_error_handler(SQLAlchemyError, _database_unavailable)
     return app
 
@@ -75,15 +74,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _print_link(user, url: str) -> None:
     """The demo's ADMIN_USERS_SEND_LINK: it has no mail server, so it prints the link."""
     print(f"Sign-in link for {user.email}: {url}", flush=True)
-
-
-def _former_sign_in_names(error, endpoint, values):
-    """The sign-in pages under the names they had here (``chat.login``, ...), which the
-    templates still use: url_for finds them in the blueprint."""
-    blueprint, _, page = endpoint.partition(".")
-    if blueprint == "chat" and page in auth.PAGES:
-        return url_for(f"{sign_in_pages.name}.{page}", **values)
-    return None
 
 
 def _database_unavailable(error):
@@ -114,7 +104,7 @@ def _instance_secret(path: Path) -> str:
 
 def _own_chat(visitor, chat_id):
     chat_id = valid_id(chat_id)
-    chat = None if chat_id is None else db.session.get(admin_users.models.Chat, chat_id)
+    chat = None if chat_id is None else db.session.get(users_admin.models.Chat, chat_id)
     if chat is None or visitor is None or chat.user_id != visitor.id:
         abort(404)
     return chat
@@ -124,7 +114,7 @@ def _own_chat(visitor, chat_id):
 @service.chat_guard
 def index():
     visitor = service.current_visitor()
-    M = admin_users.models
+    M = users_admin.models
     chats, chat, messages = [], None, []
     if visitor is not None:
         chats = db.session.scalars(
@@ -191,7 +181,7 @@ def change_email():
 def profile():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    Profile = admin_users.models.Profile
+    Profile = users_admin.models.Profile
     if request.method == "POST":
         fields = {name: request.form.get(name, "") for name in Profile.FIELDS}
         try:

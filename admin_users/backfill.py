@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import search
 from .definitions import derived_columns, identifier_key
-from .errors import AdminUsersError
+from .errors import BackfillRefused, BackfillStopped
 from .models import EPOCH
 from .state import get_state
 
@@ -43,19 +43,6 @@ BATCH_SIZE = 1000
 Progress = Callable[[str, int, int], None]
 DERIVED = ("status", "identifier_key", "search_text", "chat_count")
 NO_ACTIVITY = datetime.fromisoformat(EPOCH).replace(tzinfo=UTC)  # last activity's placeholder
-
-
-class BackfillStopped(AdminUsersError):
-    """The database refused a batch; the batches before it are committed."""
-
-    status = 503
-
-
-class BackfillRefused(AdminUsersError):
-    """Rows that no backfill can make consistent: two users with one identifier key (emails
-    that differ only in case), a time that is no time. The host fixes them, then runs it again."""
-
-    status = 409
 
 
 @dataclass

@@ -95,3 +95,16 @@ class OwnModelsNeedOwnMigrations(AdminUsersError, RuntimeError):
     RuntimeError too, which Flask-Migrate's commands print as one line)."""
 
     status = 409
+
+
+class BackfillStopped(AdminUsersError):
+    """The database refused a batch; the batches before it are committed."""
+
+    status = 503
+
+
+class BackfillRefused(AdminUsersError):
+    """Rows that no backfill can make consistent: two users with one identifier key (emails
+    that differ only in case), a time that is no time. The host fixes them, then runs it again."""
+
+    status = 409

@@ -38,6 +38,8 @@ DEFAULTS = {
     "ADMIN_USERS_THROTTLE_PER_IP": "30 per hour",
     "ADMIN_USERS_THROTTLE_STORAGE": "database",
     "ADMIN_USERS_PLAN_SETTINGS": None,
+    "ADMIN_USERS_EXPORT_HOST_DATA": None,
+    "ADMIN_USERS_ERASE_HOST_DATA": None,
 }
 
 
@@ -92,6 +94,15 @@ class AdminUsers:
     ``ADMIN_USERS_PLAN_SETTINGS`` (None)
         A :class:`~admin_users.planner.PlanSettings` for this app, over ``plan_settings``:
         for a host whose factory makes the extension once for many apps.
+    ``ADMIN_USERS_EXPORT_HOST_DATA`` (None)
+        A callable ``(user) -> dict``: the host's own data about a user, added to the
+        export under ``"host"``.
+    ``ADMIN_USERS_ERASE_HOST_DATA`` (None)
+        A callable ``(user) -> None`` that erases the host's own data about a user,
+        inside the erasure's transaction.
+
+    The sign-in pages of :mod:`admin_users.auth` read ``ADMIN_USERS_SEND_LINK``,
+    ``ADMIN_USERS_AUTH_BASE_TEMPLATE`` and ``ADMIN_USERS_AUTH_HOME``; see there.
     """
 
     def __init__(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from contextlib import contextmanager
@@ -55,6 +56,29 @@ def demo_app(config: dict, *, tables: bool = True):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+# -- Flask-Migrate ----------------------------------------------------------------------------
+
+
+@contextmanager
+def logging_kept():
+    """Flask-Migrate's env.py sets logging up from its alembic.ini (``fileConfig``), which
+    disables every logger it does not name: put them back for the tests that follow."""
+
+    def loggers():
+        every = logging.Logger.manager.loggerDict.values()
+        return [logging.root, *(x for x in every if isinstance(x, logging.Logger))]
+
+    saved = {x: (x.disabled, x.level, x.propagate, list(x.handlers)) for x in loggers()}
+    try:
+        yield
+    finally:
+        for x in loggers():
+            x.disabled, level, x.propagate, x.handlers[:] = saved.get(
+                x, (False, logging.NOTSET, True, [])
+            )
+            x.setLevel(level)
 
 
 # -- signing in ------------------------------------------------------------------------------

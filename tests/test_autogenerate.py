@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import logging
 import re
 from contextlib import contextmanager
 
@@ -24,6 +23,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from helpers import logging_kept
 from sqlalchemy import Integer, String, inspect
 from sqlalchemy.orm import mapped_column
 
@@ -120,26 +120,6 @@ def own(database_url, tmp_path):
 def default(database_url, tmp_path):
     """A host with the default models and a table of its own."""
     return Host(database_url, tmp_path / "migrations", own_users=False)
-
-
-@contextmanager
-def logging_kept():
-    """Flask-Migrate's env.py sets logging up from its alembic.ini (``fileConfig``), which
-    disables every logger it does not name: put them back for the tests that follow."""
-
-    def loggers():
-        every = logging.Logger.manager.loggerDict.values()
-        return [logging.root, *(x for x in every if isinstance(x, logging.Logger))]
-
-    saved = {x: (x.disabled, x.level, x.propagate, list(x.handlers)) for x in loggers()}
-    try:
-        yield
-    finally:
-        for x in loggers():
-            x.disabled, level, x.propagate, x.handlers[:] = saved.get(
-                x, (False, logging.NOTSET, True, [])
-            )
-            x.setLevel(level)
 
 
 def section(source: str, name: str) -> str:

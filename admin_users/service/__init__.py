@@ -20,6 +20,8 @@ from __future__ import annotations
 from ..errors import (
     AccountDeactivated,
     AdminUsersError,
+    BackfillRefused,
+    BackfillStopped,
     BadListRequest,
     CannotDeactivateSelf,
     CannotReactivateErased,
@@ -95,6 +97,8 @@ __all__ = [
     "AccountDeactivated",
     "Access",
     "AdminUsersError",
+    "BackfillRefused",
+    "BackfillStopped",
     "BadListRequest",
     "CannotDeactivateSelf",
     "CannotReactivateErased",
