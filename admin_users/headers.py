@@ -4,7 +4,8 @@ The extension's views (Admin > Users, App Config, the admin home when it is the
 extension's index view) and its static files get a Content-Security-Policy whose
 scripts and styles are the site's own files and those carrying this response's nonce
 (Flask-Admin's ``csp_nonce_generator``), no framing, ``no-store`` (the pages hold
-personal data), ``nosniff`` and a same-origin referrer.
+personal data), ``nosniff`` and a same-origin referrer. Their HTML declares its language,
+which Flask-Admin's base template leaves out.
 """
 
 from __future__ import annotations
@@ -41,4 +42,8 @@ def protect(app, endpoints: set[str], prefixes: tuple[str, ...]) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         if not endpoint.endswith(".static"):
             response.headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html" and not response.is_streamed:
+            # The pages are written in English; user text in them is escaped, so the
+            # first "<html>" is the document's own tag.
+            response.set_data(response.get_data().replace(b"<html>", b'<html lang="en">', 1))
         return response

@@ -9,7 +9,6 @@
     const $ = window.jQuery;
     const button = document.getElementById('bulk-deactivate');
     const rows = document.getElementById('user-rows');
-    const all = document.getElementById('select-all');
     const feedback = page.querySelector('.bulk-feedback');
     if (!button || !rows) return;
     const modal = document.getElementById(button.dataset.dialog);
@@ -22,27 +21,32 @@
         return box.value;
       });
     }
+    // The selection says what it holds: rows loaded later are not selected by "select all".
     function update() {
       const count = selected().length;
+      const loaded = rows.rows.length;
+      const box = all();
       button.disabled = count === 0;
       page.querySelector('.selected-count').textContent = count;
+      page.querySelector('.selection-scope').textContent = count ? count + ' of ' + loaded + ' loaded users selected' : '';
+      box.checked = count > 0 && count === loaded;
+      box.indeterminate = count > 0 && count < loaded;
       form.querySelectorAll('.bulk-count').forEach(function (node) { node.textContent = count; });
     }
     function checkAll(checked) {
       rows.querySelectorAll('.action-checkbox').forEach(function (box) { box.checked = checked; });
     }
+    // The header's box is replaced with the column headers by a sort or a search.
+    function all() {
+      return document.getElementById('select-all');
+    }
 
     rows.addEventListener('change', update);
-    page.addEventListener('users:replaced', function () {
-      all.checked = false;
-      update();
-    });
-    page.addEventListener('users:loaded', function () {
-      if (all.checked) checkAll(true);
-      update();
-    });
-    all.addEventListener('change', function () {
-      checkAll(all.checked);
+    page.addEventListener('users:replaced', update);
+    page.addEventListener('users:loaded', update);
+    page.addEventListener('change', function (event) {
+      if (event.target !== all()) return;
+      checkAll(event.target.checked);
       update();
     });
     button.addEventListener('click', function () {
@@ -51,6 +55,8 @@
       update();
       $(modal).modal('show');
     });
+    $(modal).on('shown.bs.modal', function () { form.querySelector('[data-autofocus]').focus(); });
+    $(modal).on('hidden.bs.modal', function () { (button.disabled ? feedback : button).focus(); });
     adminUsers.submitInPlace(form, {
       url: button.dataset.actionUrl,
       extra: function () {
@@ -61,7 +67,6 @@
       done: function (data) {
         Object.values(data.rows).forEach(function (html) { adminUsers.replaceRow(page, html); });
         checkAll(false);
-        all.checked = false;
         update();
         feedback.textContent = data.message;
         $(modal).modal('hide');

@@ -7,10 +7,22 @@
     const url = new URL(baseUrl, window.location.href);
     if (cursor) url.searchParams.set('cursor', cursor);
     return fetch(url, { credentials: 'same-origin' }).then(function (response) {
-      if (!response.ok) throw new Error('HTTP ' + response.status);
+      if (!response.ok) throw Object.assign(new Error('HTTP ' + response.status), { status: response.status });
       return response.text().then(function (html) {
         return { html: html, cursor: response.headers.get('X-Next-Cursor') || null };
       });
+    });
+  }
+
+  // `request()` (a function returning a promise) tried at most 3 times, 0.3 s and then
+  // 0.9 s apart, while it fails by the network or a 5xx: a failure costs at most 3
+  // requests, and then the caller shows a steady message with a Retry button.
+  function retried(request, tries) {
+    const left = tries === undefined ? 3 : tries;
+    return request().catch(function (error) {
+      if (left <= 1 || error.status < 500) throw error;
+      return new Promise(function (resolve) { window.setTimeout(resolve, 300 * Math.pow(3, 3 - left)); })
+        .then(function () { return retried(request, left - 1); });
     });
   }
 
@@ -19,13 +31,15 @@
     return Array.from(new DOMParser().parseFromString(html, 'text/html').querySelectorAll(selector));
   }
 
-  // POST a form's fields with a fresh CSRF token; resolves to [response, json].
-  function post(url, form, extra) {
+  // POST a form's fields (and the button that sent it) with a fresh CSRF token;
+  // resolves to [response, json].
+  function post(url, form, extra, submitter) {
     const csrfUrl = document.querySelector('[data-csrf-url]').dataset.csrfUrl;
     return fetch(csrfUrl, { credentials: 'same-origin' })
       .then(function (response) { return response.json(); })
       .then(function (data) {
         const body = new URLSearchParams(new FormData(form));
+        if (submitter && submitter.name) body.append(submitter.name, submitter.value);
         (extra || []).forEach(function (pair) { body.append(pair[0], pair[1]); });
         return fetch(url, {
           method: 'POST',
@@ -55,7 +69,7 @@
   }
 
   // `form` sends itself in place: on submit its fields, with the [name, value] pairs of
-  // options.extra(), go to options.url by POST, its submit button disabled meanwhile.
+  // options.extra(), go to options.url by POST, its submit buttons disabled meanwhile.
   // Success calls options.done(json); a refusal shows the server's reason (or, if it gave
   // none, options.refused(response)) in the form's .form-error, until the next input.
   function submitInPlace(form, options) {
@@ -63,25 +77,28 @@
     form.addEventListener('input', function () { hideError(error); });
     form.addEventListener('submit', function (event) {
       event.preventDefault();
-      const submit = form.querySelector('[type=submit]');
-      submit.disabled = true;
-      post(options.url, form, options.extra ? options.extra() : [])
+      const buttons = form.querySelectorAll('[type=submit]');
+      buttons.forEach(function (button) { button.disabled = true; });
+      post(options.url, form, options.extra ? options.extra() : [], event.submitter)
         .then(function (result) {
           const response = result[0];
           const data = result[1];
           if (!response.ok) {
             showError(error, data.error || options.refused(response));
+            const field = form.querySelector('textarea, input:not([type=hidden])');
+            if (field) field.focus(); // where the admin mends it
             return;
           }
           options.done(data);
         })
         .catch(function () { showError(error, 'Could not reach the server. Try again.'); })
-        .finally(function () { submit.disabled = false; });
+        .finally(function () { buttons.forEach(function (button) { button.disabled = false; }); });
     });
   }
 
   window.adminUsers = Object.assign(window.adminUsers || {}, {
     fetchBatch: fetchBatch,
+    retried: retried,
     parseRows: parseRows,
     showError: showError,
     hideError: hideError,

@@ -10,7 +10,10 @@
   //          by the modal's own events (show, shown, hide, hidden);
   //   user   the user the dialog is for, null once it is to close: navigation and Escape
   //          set it ('want'), and so does the start of any hide;
-  //   returnTo  the row that takes the focus back once the dialog has closed.
+  //   returnTo  the id of the row that takes the focus back once the dialog has closed
+//          (looked up then: an action replaces the row);
+//   focus  what takes the focus once the content is there and the modal shown: the
+//          main action when it opens, Close after an action.
   // Bootstrap ignores a show or a hide asked for during a transition, so settle() acts only
   // at rest, and the end of each transition settles again: Escape during the fade-in closes
   // once shown, and Forward during the fade-out opens again once hidden.
@@ -22,7 +25,7 @@
     const content = modal.querySelector('.modal-content');
     const messageTemplate = document.getElementById(modal.dataset.messageTemplate);
     const observers = []; // the tabs' observers, disconnected with the content they watch
-    const state = { phase: 'closed', user: null, returnTo: null };
+    const state = { phase: 'closed', user: null, returnTo: null, focus: null };
     // Marks the history entries this document pushed (a reload's entries are not).
     const thisPage = performance.timeOrigin;
     // Opening and closing the dialog moves through history; the list must not jump.
@@ -64,8 +67,11 @@
           replaceContent(Array.from(doc.body.childNodes, function (node) { return document.adoptNode(node); }));
           adminUsers.showTimes(content);
           content.querySelectorAll('.user-tab').forEach(function (pane) { adminUsers.scrollingTab(pane, observers); });
+          content.querySelectorAll('[role=tablist]').forEach(adminUsers.tabKeys);
           adminUsers.dialogActions(page, content, function (text) { load(id, text); });
           if (message) content.querySelector('.dialog-feedback').textContent = message;
+          state.focus = content.querySelector(message ? '.dialog-close' : '[data-step="deactivate"], [data-step="reactivate"], .dialog-close');
+          focusNow();
           modal.dispatchEvent(new CustomEvent('user:loaded'));
         })
         .catch(function (error) {
@@ -82,7 +88,16 @@
         if (entry && entry.user === named && entry.page === thisPage) window.history.back();
         else window.history.replaceState(null, '', urlFor(null));
       }
-      if (state.returnTo && document.body.contains(state.returnTo)) state.returnTo.focus({ preventScroll: true });
+      const row = state.returnTo === null ? null : rowFor(state.returnTo);
+      if (row) row.focus({ preventScroll: true });
+    }
+
+    // Bootstrap focuses the modal itself once shown: the content's choice comes after,
+    // unless the admin has already moved into the content.
+    function focusNow() {
+      if (state.phase !== 'open' || !state.focus) return;
+      if (!content.contains(document.activeElement)) state.focus.focus();
+      state.focus = null;
     }
 
     // Bring the modal, if at rest, to what `state.user` asks for.
@@ -98,12 +113,13 @@
         if (id === state.user) return;
         state.user = id;
         if (id !== null) {
-          state.returnTo = rowFor(id) || state.returnTo;
+          if (rowFor(id)) state.returnTo = id;
           if (state.phase === 'opening' || state.phase === 'open') load(id); // else once it shows
         }
       } else {
         state.phase = PHASE_AFTER[event];
         if (event === 'show') load(state.user);
+        else if (event === 'shown') focusNow();
         else if (event === 'hide') state.user = null;
         else if (event === 'hidden') {
           replaceContent([]);

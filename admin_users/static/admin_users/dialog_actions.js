@@ -1,6 +1,7 @@
 'use strict';
 // The user dialog's Export button, and its Deactivate / Reactivate / Erase buttons
-// ([data-step]), each behind a confirmation step (form[data-step-form]) sent in place.
+// ([data-step]), each behind a confirmation step (form[data-step-form]) sent in place;
+// a step opens on its [data-autofocus] field or button, Cancel goes back to the button.
 (function () {
   const adminUsers = window.adminUsers;
 
@@ -20,14 +21,14 @@
         const form = content.querySelector('[data-step-form="' + button.dataset.step + '"]');
         actions.hidden = true;
         form.hidden = false;
-        const first = form.querySelector('select, textarea');
-        if (first) first.focus();
+        form.querySelector('[data-autofocus]').focus(); // what the step asks first
       });
     });
     content.querySelectorAll('form[data-step-form]').forEach(function (form) {
       form.querySelector('[data-cancel]').addEventListener('click', function () {
         form.hidden = true;
         actions.hidden = false;
+        content.querySelector('[data-step="' + form.dataset.stepForm + '"]').focus();
       });
       adminUsers.submitInPlace(form, {
         url: form.action,

@@ -1,7 +1,7 @@
 'use strict';
 // A tab of the user dialog (.user-tab, its rows' address in data-url): loads its first
 // batch when it first comes into view (so a tab never shown is never fetched), then the
-// next batch as it is scrolled.
+// next batch as it is scrolled; and the tabs' keys.
 (function () {
   const adminUsers = window.adminUsers;
 
@@ -13,12 +13,14 @@
     let cursor = null;
     let started = false;
     let loading = false;
+    let failed = false; // until Retry: a failed batch is tried 3 times at most
 
     function load() {
-      if (loading || (started && !cursor)) return;
+      if (loading || failed || (started && !cursor)) return;
       loading = true;
       adminUsers.hideError(error);
-      adminUsers.fetchBatch(pane.dataset.url, cursor)
+      const after = cursor;
+      adminUsers.retried(function () { return adminUsers.fetchBatch(pane.dataset.url, after); })
         .then(function (batch) {
           cursor = batch.cursor;
           adminUsers.parseRows(batch.html, 'tr').forEach(function (row) {
@@ -30,7 +32,11 @@
           more.hidden = !cursor;
           pane.dispatchEvent(new CustomEvent('tab:loaded'));
         })
-        .catch(function () { adminUsers.showError(error); })
+        .catch(function () {
+          failed = true;
+          more.hidden = true;
+          adminUsers.showError(error);
+        })
         .finally(function () { loading = false; });
     }
 
@@ -39,11 +45,35 @@
     }, { root: pane.closest('.modal-body'), rootMargin: '300px 0px' });
     observer.observe(more);
     observers.push(observer);
-    pane.querySelector('.tab-retry').addEventListener('click', function (event) {
-      event.preventDefault();
+    pane.querySelector('.tab-retry').addEventListener('click', function () {
+      failed = false;
       load();
     });
   }
 
+  // The WAI-ARIA tabs pattern on the dialog's [role=tablist]: ArrowLeft and ArrowRight
+  // (Home, End) move to a tab and show it; only the shown tab is in the Tab order.
+  function tabKeys(list) {
+    const $ = window.jQuery;
+    const tabs = Array.from(list.querySelectorAll('[role=tab]'));
+    list.addEventListener('keydown', function (event) {
+      const at = tabs.indexOf(event.target);
+      const to = {
+        ArrowRight: (at + 1) % tabs.length,
+        ArrowLeft: (at + tabs.length - 1) % tabs.length,
+        Home: 0,
+        End: tabs.length - 1,
+      }[event.key];
+      if (at < 0 || to === undefined) return;
+      event.preventDefault();
+      $(tabs[to]).tab('show');
+      tabs[to].focus();
+    });
+    $(tabs).on('shown.bs.tab', function () {
+      tabs.forEach(function (tab) { tab.tabIndex = tab.classList.contains('active') ? 0 : -1; });
+    });
+  }
+
   adminUsers.scrollingTab = scrollingTab;
+  adminUsers.tabKeys = tabKeys;
 }());

@@ -1,7 +1,7 @@
 'use strict';
-// The list of Admin > Users: status counts, infinite scroll and search in place.
-// Settings come from data-* attributes of .users-page; rows arrive as server-rendered
-// (escaped) HTML and are moved into the table as nodes.
+// The list of Admin > Users: status counts, infinite scroll, and a row replaced after an
+// action. Settings come from data-* attributes of .users-page; rows arrive as
+// server-rendered (escaped) HTML and are moved into the table as nodes.
 (function () {
   const adminUsers = window.adminUsers;
 
@@ -23,20 +23,25 @@
       .catch(function () { /* counts are a nicety; the list works without them */ });
   }
 
-  // Loads the next batch as the end of the list comes into view. Returns reset(cursor),
-  // for a list whose rows were replaced (a search made in place).
+  // Loads the next batch as the end of the list comes into view, "Loading users…" shown
+  // meanwhile. A batch that fails is tried 3 times at most, then "Could not load" stays
+  // with its Retry button until pressed. Returns reset(cursor), for a list whose rows
+  // were replaced (a search, sort or filter in place).
   function infiniteScroll(page) {
     const more = document.getElementById('load-more');
     const body = document.getElementById('user-rows');
     if (!more || !body) return function () {};
     const end = document.getElementById('list-end');
+    const loading = document.getElementById('list-loading');
     const error = document.getElementById('load-error');
     let cursor = more.dataset.cursor || null;
-    let loading = false;
+    let busy = false;
+    let failed = false;
     let generation = 0; // a batch asked for before a reset is dropped
 
     function show() {
-      more.hidden = !cursor;
+      more.hidden = !cursor || busy || failed;
+      loading.hidden = !busy;
       end.hidden = !!cursor;
       if (cursor) {
         const url = new URL(more.href);
@@ -47,15 +52,17 @@
 
     // Still in view after a short batch or a reset: the observer reports only changes.
     function loadIfInView() {
-      if (cursor && more.getBoundingClientRect().top < window.innerHeight + 600) load();
+      if (cursor && more.parentNode.getBoundingClientRect().top < window.innerHeight + 600) load();
     }
 
     function load() {
-      if (loading || !cursor) return;
+      if (busy || failed || !cursor) return;
       const asked = generation;
-      loading = true;
-      adminUsers.hideError(error);
-      adminUsers.fetchBatch(page.dataset.batchUrl, cursor)
+      const url = page.dataset.batchUrl;
+      const after = cursor;
+      busy = true;
+      show();
+      adminUsers.retried(function () { return adminUsers.fetchBatch(url, after); })
         .then(function (batch) {
           if (asked !== generation) return;
           cursor = batch.cursor;
@@ -65,13 +72,17 @@
             body.appendChild(document.adoptNode(row));
           });
           adminUsers.showTimes(body);
-          show();
           page.dispatchEvent(new CustomEvent('users:loaded'));
         })
-        .catch(function () { if (asked === generation) adminUsers.showError(error); })
+        .catch(function () {
+          if (asked !== generation) return;
+          failed = true;
+          adminUsers.showError(error);
+        })
         .finally(function () {
           if (asked !== generation) return;
-          loading = false;
+          busy = false;
+          show();
           loadIfInView();
         });
     }
@@ -79,88 +90,22 @@
     const observer = new IntersectionObserver(function (entries) {
       if (entries.some(function (entry) { return entry.isIntersecting; })) load();
     }, { rootMargin: '600px 0px' });
-    observer.observe(more);
+    observer.observe(more.parentNode);
     more.addEventListener('click', function (event) { event.preventDefault(); load(); });
-    document.getElementById('load-retry').addEventListener('click', function (event) {
-      event.preventDefault();
+    document.getElementById('load-retry').addEventListener('click', function () {
+      failed = false;
+      adminUsers.hideError(error);
       load();
     });
     return function reset(next) {
       generation += 1;
-      loading = false;
+      busy = false;
+      failed = false;
       cursor = next;
       adminUsers.hideError(error);
       show();
       loadIfInView();
     };
-  }
-
-  // The search box answers in place: the first batch of the search replaces the rows,
-  // the address, the links and the counts follow, and the page is not reloaded. (A search
-  // opened from an address, or made without script, is the server's full page.)
-  function liveSearch(page, resetScroll) {
-    const form = page.querySelector('form[role=search]');
-    const body = document.getElementById('user-rows');
-    if (!form || !body) return;
-    const input = form.querySelector('input[name=q]');
-    const empty = page.querySelector('.users-empty');
-    const more = page.querySelector('.users-more');
-    let shown = new URL(window.location.href).searchParams.get('q') || '';
-    let latest = 0;
-
-    function withTerm(href, term) {
-      const url = new URL(href, window.location.href);
-      if (term) url.searchParams.set('q', term);
-      else url.searchParams.delete('q');
-      url.searchParams.delete('cursor');
-      url.searchParams.delete('user');
-      return url.href;
-    }
-
-    form.addEventListener('submit', function (event) {
-      const term = input.value.trim();
-      event.preventDefault();
-      const asked = ++latest;
-      const batchUrl = withTerm(page.dataset.batchUrl, term);
-      adminUsers.fetchBatch(batchUrl, null)
-        .then(function (batch) {
-          if (asked !== latest) return;
-          const rows = adminUsers.parseRows(batch.html, 'tr.user-row');
-          if (!rows.length && !term) {
-            window.location.assign(withTerm(window.location.href, term)); // the server says why
-            return;
-          }
-          body.replaceChildren.apply(body, rows.map(function (row) { return document.adoptNode(row); }));
-          adminUsers.showTimes(body);
-          page.dataset.batchUrl = batchUrl;
-          page.dataset.countsUrl = withTerm(page.dataset.countsUrl, term);
-          page.querySelectorAll('.sort-link, .status-filter a, #load-more').forEach(function (link) {
-            link.href = withTerm(link.href, term);
-          });
-          page.querySelectorAll('.users-continued').forEach(function (node) { node.hidden = true; });
-          if (!rows.length) {
-            const message = document.getElementById(empty.dataset.noMatch).content.cloneNode(true);
-            message.querySelector('.search-term').textContent = term;
-            empty.replaceChildren(message);
-          }
-          empty.hidden = rows.length > 0;
-          more.hidden = rows.length === 0;
-          window.history.pushState(null, '', withTerm(window.location.href, term));
-          shown = term;
-          resetScroll(batch.cursor);
-          page.querySelectorAll('.status-count').forEach(function (badge) { badge.textContent = ''; });
-          loadCounts(page);
-          page.dispatchEvent(new CustomEvent('users:replaced'));
-        })
-        .catch(function () { if (asked === latest) form.submit(); }); // the full page, then
-    });
-
-    // Back and forward across searches: the server renders the list of that address.
-    window.addEventListener('popstate', function () {
-      if ((new URL(window.location.href).searchParams.get('q') || '') !== shown) {
-        window.location.reload();
-      }
-    });
   }
 
   // Replace a user's row in the list with a freshly rendered one, its checkbox as it was.
@@ -169,17 +114,19 @@
       const old = page.querySelector('tr.user-row[data-user-id="' + fresh.dataset.userId + '"]');
       if (!old) return;
       const checked = old.querySelector('.action-checkbox').checked;
+      const hadFocus = document.activeElement === old;
       const row = document.adoptNode(fresh);
       old.replaceWith(row);
       row.querySelector('.action-checkbox').checked = checked;
       adminUsers.showTimes(row);
+      if (hadFocus) row.focus({ preventScroll: true });
     });
   }
 
   function usersList(page) {
     loadCounts(page);
-    liveSearch(page, infiniteScroll(page));
+    adminUsers.listInPlace(page, infiniteScroll(page));
   }
 
-  Object.assign(adminUsers, { usersList: usersList, replaceRow: replaceRow });
+  Object.assign(adminUsers, { usersList: usersList, replaceRow: replaceRow, loadCounts: loadCounts });
 }());

@@ -1,5 +1,6 @@
 'use strict';
 // <time datetime="ISO UTC"> shows as "3 days ago", exact in the admin's zone on hover.
+// Every page that shows times loads it (it starts its own minute timer).
 (function () {
   const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
   const exact = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'long' });
@@ -28,6 +29,13 @@
       node.dataset.shown = '1';
     });
   }
+
+  // "3 minutes ago" stays true: every shown time is described again each minute.
+  window.setInterval(function () {
+    document.querySelectorAll('time[data-shown]').forEach(function (node) {
+      node.textContent = describe(new Date(node.getAttribute('datetime')));
+    });
+  }, 60 * 1000);
 
   window.adminUsers = Object.assign(window.adminUsers || {}, { showTimes: showTimes });
 }());
