@@ -7,7 +7,8 @@ identifier key, search text); the chat count, a recount of the user's chats (del
 ones included); the last activity, never moved back: the latest of the stored value
 (what the host copied in, or the epoch placeholder) and the user's own chats, messages
 and audit events (those the user caused, as ``audit_entry`` moves it), or the creation
-time where none is known; the message count of each of the user's chats. On
+time where none is known; the message count of each of the user's chats. Then the
+users of each status are counted again (:mod:`admin_users.counters`). On
 SQLite, a creation or activity time stored as other text than the ORM's (no
 microseconds, a ``T``, an offset) is rewritten as the ORM writes it, because the list's
 keyset compares the stored text. Then the search index is made if it is missing (or, with
@@ -32,7 +33,7 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
 
-from . import search
+from . import counters, search
 from .definitions import derived_columns, identifier_key
 from .errors import BackfillRefused, BackfillStopped
 from .models import EPOCH
@@ -85,6 +86,7 @@ def backfill(
         report("users", totals.users, max(total, totals.users))
     report("search index", 0, 1)
     with engine.begin() as connection:
+        counters.recount(connection, state.models.User, state.models.StatusCount)
         if reindex or not search.current(connection, tables.users):
             totals.indexed = search.create(connection, tables.users)
     if engine.dialect.name == "postgresql" and (totals.changed or totals.chats or totals.indexed):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, select, text
 
-from . import search
+from . import counters, search
 from .models import derived_columns
 from .service import DEACTIVATION_REASONS
 from .state import get_state
@@ -105,6 +105,7 @@ def seed_demo_data(
         connection.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         report("indexes", done, steps)
     search.create(connection, M.User.__tablename__)
+    counters.recount(connection, M.User, M.StatusCount)  # the rows were written without the ORM
     report("indexes", len(indexes) + len(foreign_keys) + 1, steps)
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA cache_size = -2000")  # back to the default

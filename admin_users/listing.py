@@ -18,7 +18,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select
 
-from . import walks
+from . import counters, walks
 from .errors import BadListRequest
 from .keyset import CursorFormat, keyset_rows, row_id
 from .models import Status, utcnow
@@ -187,12 +187,17 @@ def iterate(query: ListQuery, limit: int | None = None):
 def status_counts(query: ListQuery, cap: int | None = None) -> dict[str, dict]:
     """Users per status for the current search and filters: ``{"count": n, "more": bool}``.
 
-    Exact up to ``cap`` (``PlanSettings.status_count_cap``); ``more`` means "at least
-    ``count``": beyond the cap, or where a term no index answers would need more index
-    entries read than a batch reads (``scan_limit``, a quarter of them for each status).
+    Without a search or the pending filter, the counts kept beside the users
+    (:mod:`admin_users.counters`), exact. Otherwise exact up to ``cap``
+    (``PlanSettings.status_count_cap``); ``more`` means "at least ``count``": beyond the
+    cap, or where a term no index answers would need more index entries read than a
+    batch reads (``scan_limit``, a quarter of them for each status).
     """
     state = get_state()
     session, User = state.db.session, state.models.User
+    if not query.search and not query.pending:  # every user: the counts kept, exact
+        kept = counters.totals(session, state.models.StatusCount)
+        return {status.key: {"count": n, "more": False} for status, n in kept.items()}
     cap = state.plan_settings.status_count_cap if cap is None else cap
     conditions = walks.filters(User, query, status=False)
     unfiltered = ListQuery(search=query.search, pending=query.pending)
@@ -220,4 +225,12 @@ def status_counts(query: ListQuery, cap: int | None = None) -> dict[str, dict]:
     return {
         status.key: {"count": min(n, cap), "more": n > cap or read.get(status) == budget}
         for status, n in zip(Status, found, strict=True)
+    }
+
+
+def total(counts: dict[str, dict]) -> dict:
+    """All users of :func:`status_counts`: exact where each count is, else "at least"."""
+    return {
+        "count": sum(count["count"] for count in counts.values()),
+        "more": any(count["more"] for count in counts.values()),
     }

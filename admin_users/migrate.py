@@ -52,7 +52,7 @@ TABLES = frozenset(
     {
         USER_TABLE,
         *("user_profiles", "chats", "messages", "audit_logs", "app_config", "data_requests"),
-        *("user_sessions", "throttle_counts"),
+        *("user_sessions", "throttle_counts", "user_status_counts"),
     }
 )
 # SQLite's FTS5 tables; PostgreSQL's GIN indexes (trigrams, substrings of one or two).

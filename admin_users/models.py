@@ -30,7 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declared_attr, mapped_column
 
+from . import counters
 from .columns import KeyText, UTCDateTime
+from .counters import StatusCountMixin
 from .definitions import (
     MAX_ID,
     Status,
@@ -45,27 +47,11 @@ from .definitions import (
 # Server defaults: what rows written without the ORM hold until backfill (docs/adopting.md).
 EPOCH, GUEST = "1970-01-01 00:00:00.000000", int(Status.GUEST)  # EPOCH: no activity known
 __all__ = [
-    "AppConfigMixin",
-    "AuditLogMixin",
-    "ChatMixin",
-    "DataRequestMixin",
-    "MessageMixin",
-    "Models",
-    "ProfileMixin",
-    "SessionMixin",
-    "Status",
-    "ThrottleCountMixin",
-    "UTCDateTime",
-    "UserMixin",
-    "MAX_ID",
-    "build_models",
-    "derived_columns",
-    "identifier_key",
-    "search_text",
-    "status_of",
-    "utcnow",
-    "valid_id",
-]
+    "AppConfigMixin", "AuditLogMixin", "ChatMixin", "DataRequestMixin", "MessageMixin", "Models",
+    "ProfileMixin", "SessionMixin", "Status", "StatusCountMixin", "ThrottleCountMixin",
+    "UTCDateTime", "UserMixin", "MAX_ID", "build_models", "derived_columns", "identifier_key",
+    "search_text", "status_of", "utcnow", "valid_id"
+]  # fmt: skip
 
 
 class UserMixin(LoginUserMixin):
@@ -290,15 +276,23 @@ def _refuse_audit_change(mapper, connection, target):
     raise AuditLogIsAppendOnly("audit entries are append-only")
 
 
-def _refresh_user_keys(mapper, connection, target):
+def _write_user(mapper, connection, target, new=False):
+    """The derived columns, and the status counts' change, in the flush that writes it."""
+    was = None if new else target.status  # loaded first if it had expired
     for name, value in derived_columns(target).items():
         setattr(target, name, value)
+    counters.moved(connection, mapper.class_, was, target.status)
+
+
+def _delete_user(mapper, connection, target):
+    counters.moved(connection, mapper.class_, target.status, None)
 
 
 event.listen(AuditLogMixin, "before_update", _refuse_audit_change, propagate=True)
 event.listen(AuditLogMixin, "before_delete", _refuse_audit_change, propagate=True)
-event.listen(UserMixin, "before_insert", _refresh_user_keys, propagate=True)
-event.listen(UserMixin, "before_update", _refresh_user_keys, propagate=True)
+event.listen(UserMixin, "before_insert", lambda *args: _write_user(*args, new=True), propagate=True)
+event.listen(UserMixin, "before_update", _write_user, propagate=True)
+event.listen(UserMixin, "before_delete", _delete_user, propagate=True)
 
 
 @dataclass(frozen=True)
@@ -314,6 +308,7 @@ class Models:
     DataRequest: type
     UserSession: type
     ThrottleCount: type
+    StatusCount: type
 
 
 _defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -328,6 +323,7 @@ _MIXINS = {
     "DataRequest": (DataRequestMixin, "data_requests"),
     "UserSession": (SessionMixin, "user_sessions"),
     "ThrottleCount": (ThrottleCountMixin, "throttle_counts"),
+    "StatusCount": (StatusCountMixin, "user_status_counts"),
 }
 
 
@@ -354,12 +350,13 @@ def build_models(db, **own) -> Models:
     refs = {"__user_table__": User.__tablename__}
     made = {"User": User}
     others = ("Profile", "Chat", "AppConfig", "DataRequest", "AuditLog", "UserSession")
-    for name in (*others, "ThrottleCount"):
+    for name in (*others, "ThrottleCount", "StatusCount"):
         made[name] = own.get(name) or _define(db, name, refs)
     made["Message"] = own.get("Message") or _define(
         db, "Message", {**refs, "__chat_table__": made["Chat"].__tablename__}
     )
     _add_indexes(made)
+    counters.register(User, made["StatusCount"])
     models = Models(**made)
     if not own:
         _defaults[db] = models

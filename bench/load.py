@@ -6,7 +6,8 @@ deactivations and reactivations, for a while; then races many browsers redeeming
 sign-in link at once, for several links. Then it checks what QUALITY.md promises:
 no 5xx at all, one audit entry for each change the server reported (none lost, none
 doubled), every stored status equal to its definition, chat counters equal to a
-recount, and one sign-in (one session, one ``login`` entry) from each link.
+recount, the status counts equal to a recount, and one sign-in (one session, one
+``login`` entry) from each link.
 
     .venv/bin/python bench/load.py [--database-url URL] [--users N] [--workers 4]
                                    [--clients 50] [--seconds 60]
@@ -40,7 +41,7 @@ os.chdir(ROOT)
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from admin_users import service, sessions, status_of  # noqa: E402
+from admin_users import counters, service, sessions, status_of  # noqa: E402
 from admin_users.service import DEACTIVATION_REASONS  # noqa: E402
 from admin_users.sorts import SORTS  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
@@ -340,11 +341,18 @@ def admin_races(app, base: str, rounds: int = 10) -> dict:
                 .select_from(M.Chat)
                 .where(M.Chat.user_id == user_id, M.Chat.title.is_not(None))
             )
+    with app.app_context():
+        kept = counters.totals(db.session, M.StatusCount)
+        counted = dict(
+            db.session.execute(select(M.User.status, func.count()).group_by(M.User.status)).all()
+        )
+        counts_off = sum(abs(n - counted.get(int(status), 0)) for status, n in kept.items())
     return {
         "answers": dict(sorted(statuses.items())),
         "users with doubled or missing admin.deactivate": doubled,
         "erasures overwritten or followed by a deactivation": erased_wrong,
         "texts kept after an erasure": written_after,
+        "status counts off a recount": counts_off,
     }
 
 

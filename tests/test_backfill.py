@@ -482,7 +482,16 @@ def test_the_migration_gives_existing_tables_the_server_defaults(bare_app):
     t = {"t": datetime(2025, 1, 2, tzinfo=UTC)}
     with bare_app.app_context():
         migrate.upgrade("admin_users_0004")
-        user = service.register("Kept.User@example.com")
+        with engine.begin() as connection:  # a user as the version of 0004 wrote them
+            connection.execute(
+                text(
+                    "INSERT INTO users (email, identifier_key, search_text, status, created_at, "
+                    "last_activity_at, is_admin, chat_count) VALUES ('Kept.User@example.com', "
+                    "'kept.user@example.com', 'kept.user@example.com', 2, :t, :t, :no, 0)"
+                ),
+                {**t, "no": False},
+            )
+        user = service.find_user("Kept.User@example.com")
         service.start_chat(user)
         user_id = user.id
         bare_app.extensions["sqlalchemy"].session.remove()
@@ -490,7 +499,7 @@ def test_the_migration_gives_existing_tables_the_server_defaults(bare_app):
             connection.execute(raw_user, t)
 
         migrate.upgrade()
-        assert migrate.current() == "admin_users_0005"
+        assert migrate.current() == "admin_users_0006"
         with engine.begin() as connection:
             connection.execute(raw_user, t)
             connection.execute(raw_chat, {**t, "user": user_id})

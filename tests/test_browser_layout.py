@@ -104,6 +104,28 @@ def test_the_column_headers_stay_in_view(admin_page):
     assert -1 <= top <= 1  # still in view, at the top
 
 
+def test_the_dialog_tabs_stay_in_view(admin_page, browser_app):
+    from admin_users import service
+
+    page = admin_page
+    with browser_app.app_context():
+        user = service.register("chatty@example.com")
+        for n in range(40):
+            service.start_chat(user, title=f"chat {n}")
+        user_id = user.id
+    page.goto(f"/admin/users/?user={user_id}")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#user-tab-chats tr.chat-row').length >= 30"
+    )
+    body = page.locator("#user-dialog .modal-body")
+    body.evaluate("node => { node.scrollTop = node.scrollHeight; }")
+    page.wait_for_function(
+        "() => document.querySelector('#user-dialog .modal-body').scrollTop > 500"
+    )
+    tabs, top = page.locator("#user-dialog .user-tabs").bounding_box(), body.bounding_box()["y"]
+    assert top <= tabs["y"] <= top + 16  # at the top of what shows, within its padding
+
+
 def test_relative_times_refresh_each_minute(page, browser_app):
     from admin_users import service
 

@@ -87,8 +87,9 @@ def test_search_answers_in_place(admin_page, browser_app):
     page.wait_for_function(
         "() => [...document.querySelectorAll('.status-count')].every(b => b.textContent !== '')"
     )
-    counts = page.locator(".status-count").all_inner_texts()
+    counts = page.locator("[data-status] .status-count").all_inner_texts()
     assert sum(int(c.replace(",", "")) for c in counts) == len(expected)
+    assert page.locator(".status-count[data-total]").inner_text() == f"{len(expected):,}"
     assert page.locator(".sort-form[data-sort='chats'] input[name=q]").input_value() == "example"
     for _ in range(12):
         page.mouse.wheel(0, 50000)

@@ -49,3 +49,4 @@ def test_state_changes_raced_happen_once_and_erasure_holds(served):
     assert race["users with doubled or missing admin.deactivate"] == 0
     assert race["erasures overwritten or followed by a deactivation"] == 0
     assert race["texts kept after an erasure"] == 0
+    assert race["status counts off a recount"] == 0  # kept in the racing transactions

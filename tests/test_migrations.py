@@ -306,7 +306,7 @@ def test_upgrade_an_empty_database(bare_app):
         assert migrate.current() is None
         assert not migrate.at_head()
         migrate.upgrade()
-        assert migrate.current() == migrate.head() == "admin_users_0005"
+        assert migrate.current() == migrate.head() == "admin_users_0006"
         assert migrate.at_head()
     assert {t.name for t in _model_tables(bare_app)} == migrate.TABLES
     assert migrate.VERSION_TABLE in inspect(engine).get_table_names()

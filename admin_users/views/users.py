@@ -18,7 +18,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import service
 from ..details import TABS, get_user, profile_of, tab_batch
-from ..listing import ListQuery, fetch_batch, status_counts
+from ..listing import ListQuery, fetch_batch, status_counts, total
 from ..models import Status
 from ..sorts import SORT_TABLE, SORTS
 from .access import AdminOnlyMixin, refusal
@@ -127,8 +127,9 @@ class UsersView(AdminOnlyMixin, ModelView):
 
     @expose("/counts")
     def counts_view(self):
-        """Users per status for the current search, loaded beside the rows."""
-        return jsonify(counts=status_counts(self._query()))
+        """Users per status, and in all, for the current search, loaded beside the rows."""
+        counts = status_counts(self._query())
+        return jsonify(counts=counts, total=total(counts))
 
     def is_sortable(self, name) -> bool:
         return name in SORTS

@@ -28,7 +28,8 @@
       const box = all();
       button.disabled = count === 0;
       page.querySelector('.selected-count').textContent = count;
-      page.querySelector('.selection-scope').textContent = count ? count + ' of ' + loaded + ' loaded users selected' : '';
+      page.querySelector('.selection-scope').textContent =
+        count ? count + ' of ' + loaded + ' loaded users selected' : '';
       box.checked = count > 0 && count === loaded;
       box.indeterminate = count > 0 && count < loaded;
       form.querySelectorAll('.bulk-count').forEach(function (node) { node.textContent = count; });

@@ -2,12 +2,17 @@
 // Shared by the Users page's scripts: requests to the extension, and how an error shows.
 // The CSRF token's address comes from the data-csrf-url attribute of the page.
 (function () {
+  // A refusal or failure of the server, its status kept (retried() reads it).
+  function httpError(response) {
+    return Object.assign(new Error('HTTP ' + response.status), { status: response.status });
+  }
+
   // GET the rows after `cursor` (none: the first ones): {html, cursor after them or null}.
   function fetchBatch(baseUrl, cursor) {
     const url = new URL(baseUrl, window.location.href);
     if (cursor) url.searchParams.set('cursor', cursor);
     return fetch(url, { credentials: 'same-origin' }).then(function (response) {
-      if (!response.ok) throw Object.assign(new Error('HTTP ' + response.status), { status: response.status });
+      if (!response.ok) throw httpError(response);
       return response.text().then(function (html) {
         return { html: html, cursor: response.headers.get('X-Next-Cursor') || null };
       });
@@ -21,7 +26,8 @@
     const left = tries === undefined ? 3 : tries;
     return request().catch(function (error) {
       if (left <= 1 || error.status < 500) throw error;
-      return new Promise(function (resolve) { window.setTimeout(resolve, 300 * Math.pow(3, 3 - left)); })
+      const pause = 300 * Math.pow(3, 3 - left);
+      return new Promise(function (resolve) { window.setTimeout(resolve, pause); })
         .then(function () { return retried(request, left - 1); });
     });
   }
@@ -98,6 +104,7 @@
 
   window.adminUsers = Object.assign(window.adminUsers || {}, {
     fetchBatch: fetchBatch,
+    httpError: httpError,
     retried: retried,
     parseRows: parseRows,
     showError: showError,

@@ -11,9 +11,9 @@
   //   user   the user the dialog is for, null once it is to close: navigation and Escape
   //          set it ('want'), and so does the start of any hide;
   //   returnTo  the id of the row that takes the focus back once the dialog has closed
-//          (looked up then: an action replaces the row);
-//   focus  what takes the focus once the content is there and the modal shown: the
-//          main action when it opens, Close after an action.
+  //          (looked up then: an action replaces the row);
+  //   focus  what takes the focus once the content is there and the modal shown: the
+  //          main action when it opens, Close after an action.
   // Bootstrap ignores a show or a hide asked for during a transition, so settle() acts only
   // at rest, and the end of each transition settles again: Escape during the fade-in closes
   // once shown, and Forward during the fade-out opens again once hidden.
@@ -70,7 +70,8 @@
           content.querySelectorAll('[role=tablist]').forEach(adminUsers.tabKeys);
           adminUsers.dialogActions(page, content, function (text) { load(id, text); });
           if (message) content.querySelector('.dialog-feedback').textContent = message;
-          state.focus = content.querySelector(message ? '.dialog-close' : '[data-step="deactivate"], [data-step="reactivate"], .dialog-close');
+          const next = message ? '' : '[data-step="deactivate"], [data-step="reactivate"], ';
+          state.focus = content.querySelector(next + '.dialog-close');
           focusNow();
           modal.dispatchEvent(new CustomEvent('user:loaded'));
         })

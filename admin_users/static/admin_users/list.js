@@ -12,13 +12,15 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (data) {
         if (!data) return;
-        page.querySelectorAll('.status-filter [data-status]').forEach(function (link) {
-          const count = data.counts[link.dataset.status];
-          const badge = link.querySelector('.status-count');
+        function show(badge, count) {
           if (badge && count !== undefined) {
             badge.textContent = count.count.toLocaleString() + (count.more ? '+' : '');
           }
+        }
+        page.querySelectorAll('.status-filter [data-status]').forEach(function (link) {
+          show(link.querySelector('.status-count'), data.counts[link.dataset.status]);
         });
+        show(page.querySelector('.status-count[data-total]'), data.total);
       })
       .catch(function () { /* counts are a nicety; the list works without them */ });
   }

@@ -34,20 +34,22 @@
       page.setAttribute('aria-busy', 'true');
       adminUsers.retried(function () {
         return fetch(url, { credentials: 'same-origin' }).then(function (response) {
-          if (response.status >= 500) throw Object.assign(new Error('HTTP ' + response.status), { status: response.status });
+          if (response.status >= 500) throw adminUsers.httpError(response);
           return response.text();
         });
       })
         .then(function (html) {
           if (asked !== latest) return;
-          const fresh = new DOMParser().parseFromString(html, 'text/html').querySelector('.users-page');
-          if (!fresh) throw new Error('not the list'); // e.g. a 400 for a bad address
+          const doc = new DOMParser().parseFromString(html, 'text/html');
+          const fresh = doc.querySelector('.users-page');
+          if (!fresh) throw new Error('not the list');
           page.querySelectorAll('[data-region]').forEach(function (node) {
             const other = fresh.querySelector('[data-region="' + node.dataset.region + '"]');
             if (other) node.replaceWith(document.adoptNode(other));
             else node.remove();
           });
-          const rows = Array.from(fresh.querySelector('#user-rows').rows); // a copy: adopting moves them
+          // A copy of the rows: adopting each moves it out of the live collection.
+          const rows = Array.from(fresh.querySelector('#user-rows').rows);
           body.replaceChildren.apply(body, rows.map(function (row) { return document.adoptNode(row); }));
           more.hidden = fresh.querySelector('.users-more').hidden;
           page.dataset.batchUrl = fresh.dataset.batchUrl;
@@ -56,14 +58,15 @@
           else window.history[how === 'push' ? 'pushState' : 'replaceState'](null, '', url);
           shown = listOf(url.href);
           adminUsers.showTimes(page);
-          if (page.getBoundingClientRect().top < 0) page.scrollIntoView(); // a new list starts at its top
+          if (page.getBoundingClientRect().top < 0) page.scrollIntoView(); // a new list, at its top
           resetScroll(fresh.querySelector('#load-more').dataset.cursor || null);
           adminUsers.loadCounts(page);
           page.removeAttribute('aria-busy');
           page.dispatchEvent(new CustomEvent('users:replaced'));
           if (focus) focus(page);
         })
-        .catch(function () { if (asked === latest) window.location.assign(url); }); // the server's page
+        // Not the list (a 400 for a bad address) or no answer: the server's own page.
+        .catch(function () { if (asked === latest) window.location.assign(url); });
     }
 
     function searchUrl() {
