@@ -74,6 +74,14 @@ class BadListRequest(AdminUsersError, ValueError):
     """A list or tab request (search, cursor) answered with 400 and this message."""
 
 
+class SelectionChanged(AdminUsersError):
+    """A bulk action on "all N matching" users refused, before changing anyone: the
+    number typed is not the number of users the list now holds, or that number is not
+    exact or over the limit."""
+
+    status = 409
+
+
 class PendingChanges(AdminUsersError, RuntimeError):
     """A service call refused, before writing anything, because the host's database
     session holds pending changes of its own that the call's commit would save too (see

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from . import counters, walks
-from .errors import BadListRequest
+from .errors import BadListRequest, SelectionChanged
 from .keyset import CursorFormat, keyset_rows, row_id
 from .models import Status, utcnow
 from .planner import CANDIDATES, INDEX_WALK, QUICK_WALK, Plan, plan
@@ -182,6 +182,26 @@ def iterate(query: ListQuery, limit: int | None = None):
         if batch.next_cursor is None:
             return
         cursor = batch.next_cursor
+
+
+MATCHING_LIMIT = 10_000  # the most users one bulk action on "all matching" may change
+
+
+def matching_ids(query: ListQuery, typed) -> list[int]:
+    """The ids of every user of the list, for a bulk action on "all N matching": only
+    where N is exact, at most ``MATCHING_LIMIT``, and what the admin typed."""
+    counts = status_counts(query)
+    n = counts[query.status.key] if query.status is not None else total(counts)
+    if n["more"] or n["count"] > MATCHING_LIMIT:
+        raise SelectionChanged(
+            f"All matching users can be chosen only up to {MATCHING_LIMIT:,} counted exactly."
+        )
+    ids = [user.id for user in iterate(query, limit=MATCHING_LIMIT + 1)]
+    if str(typed).strip() != str(len(ids)):
+        raise SelectionChanged(
+            f"The list holds {len(ids):,} users, not {typed}: nobody was deactivated."
+        )
+    return ids
 
 
 def status_counts(query: ListQuery, cap: int | None = None) -> dict[str, dict]:

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from helpers import open_as_admin
 
+from admin_users.listing import ListQuery, iterate
+from admin_users.models import Status
+
 
 @pytest.fixture
 def admin_page(page, browser_app):
@@ -121,3 +124,28 @@ def test_export_and_erase_through_the_dialog(admin_page, browser_app, tmp_path):
     row = page.locator(f"tr.user-row[data-user-id='{user_id}']")
     assert "Erased" in row.inner_text() and "leaving@example.com" not in row.inner_text()
     assert page.locator("#user-dialog [data-step]").count() == 0  # nothing left to do
+
+
+def test_bulk_deactivation_of_all_matching_behind_the_typed_number(admin_page, browser_app):
+    page = admin_page  # the active users, more than one batch of them
+    badge = page.locator(".status-filter [data-status='active'] .status-count")
+    page.wait_for_function("() => document.querySelector('.users-page').dataset.matching")
+    active = int(badge.inner_text().replace(",", ""))
+    assert active > 30 and page.locator(".select-matching").is_hidden()
+    page.check("#select-all")
+    assert page.locator(".selection-scope").inner_text() == "30 of 30 loaded users selected"
+    page.click(f".select-matching:has-text('Select all {active} matching')")
+    assert page.locator(".selection-scope").inner_text() == f"All {active} matching users selected"
+    page.click("#bulk-deactivate")
+    page.wait_for_function("() => document.activeElement.id === 'bulk-count'")
+    page.expected_console_errors.append("status of 409 (CONFLICT)")
+    page.keyboard.type(str(active - 1))
+    page.click("#bulk-dialog button:has-text('Spam or bot account')")
+    page.wait_for_selector("#bulk-dialog .form-error.d-block")
+    assert f"holds {active} users, not {active - 1}" in page.locator("#bulk-dialog").inner_text()
+    page.fill("#bulk-count", str(active))
+    page.click("#bulk-dialog button:has-text('Spam or bot account')")
+    page.wait_for_selector("#bulk-dialog", state="hidden")
+    assert f"Deactivated {active - 1} users" in page.locator(".bulk-feedback").inner_text()
+    with browser_app.app_context():  # everyone but the admin, the rows not loaded too
+        assert [u.email for u in iterate(ListQuery(status=Status.ACTIVE))] == ["admin@example.com"]

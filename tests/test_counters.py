@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from helpers import demo_app, signed_in
+from helpers import admin_post, demo_app, signed_in
 from sqlalchemy import func, select, text
 
 from admin_users import counters, migrate, service
@@ -133,3 +133,19 @@ def test_the_migration_counts_the_users_there_are(bare_app):
         migrate.downgrade("admin_users_0005")
         with engine.connect() as connection:
             assert "user_status_counts" not in engine.dialect.get_table_names(connection)
+
+
+def test_all_matching_is_refused_unless_the_typed_number_is_the_lists(app, runner, admin_id):
+    assert runner.invoke(args=["admin-users", "demo-data", "--users", "60"]).exit_code == 0
+    client = signed_in(app.test_client(), admin_id)
+    with app.app_context():
+        guests = assert_kept(app)["guest"]
+    form = {"action": "deactivate", "matching": "1", "status": "guest", "reason": "Spam"}
+    wrong = admin_post(client, "/admin/users/action/", **form, count=str(guests + 1))
+    assert wrong.status_code == 409 and f"holds {guests} users" in wrong.get_json()["error"]
+    with app.app_context():
+        assert assert_kept(app)["guest"] == guests  # nobody changed
+    right = admin_post(client, "/admin/users/action/", **form, count=str(guests))
+    assert right.status_code == 200 and right.get_json()["deactivated"] == guests
+    with app.app_context():
+        assert assert_kept(app)["guest"] == 0

@@ -35,6 +35,7 @@ from ..errors import (
     OwnModelsNeedOwnMigrations,
     PendingChanges,
     ReasonRequired,
+    SelectionChanged,
     TooManyRequests,
 )
 from ..sessions import sign_out
@@ -100,6 +101,7 @@ __all__ = [
     "BackfillRefused",
     "BackfillStopped",
     "BadListRequest",
+    "SelectionChanged",
     "CannotDeactivateSelf",
     "CannotReactivateErased",
     "ChatDeleted",

@@ -18,7 +18,14 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import service
 from ..details import TABS, get_user, profile_of, tab_batch
-from ..listing import ListQuery, fetch_batch, status_counts, total
+from ..listing import (
+    MATCHING_LIMIT,
+    ListQuery,
+    fetch_batch,
+    matching_ids,
+    status_counts,
+    total,
+)
 from ..models import Status
 from ..sorts import SORT_TABLE, SORTS
 from .access import AdminOnlyMixin, refusal
@@ -85,6 +92,7 @@ class UsersView(AdminOnlyMixin, ModelView):
             columns=COLUMNS,
             statuses=list(Status),
             reasons=service.DEACTIVATION_REASONS,
+            matching_limit=MATCHING_LIMIT,
             continued="cursor" in request.args,
             open_user=open_user,
         )
@@ -190,6 +198,8 @@ class UsersView(AdminOnlyMixin, ModelView):
         wants_json = request.accept_mimetypes.best == "application/json"
         reason = service.compose_reason(request.form.get("reason"), request.form.get("detail"))
         try:
+            if request.form.get("matching"):  # "all N matching": the list's users, not rowid
+                ids = matching_ids(ListQuery.from_args(request.form), request.form.get("count"))
             result = service.deactivate_many(ids, reason=reason, actor=current_user)
         except service.AdminUsersError as error:
             if wants_json:

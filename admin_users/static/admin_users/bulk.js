@@ -21,18 +21,33 @@
         return box.value;
       });
     }
-    // The selection says what it holds: rows loaded later are not selected by "select all".
+    const matchingButton = page.querySelector('.select-matching');
+    const matchingField = form.querySelector('.bulk-matching');
+    let matching = false; // "all N matching": every user of the list, loaded or not
+
+    // The selection says what it holds: rows loaded later are not selected by "select all";
+    // with every loaded row ticked, "Select all N matching" offers the whole list where N
+    // is exact, more than the rows loaded and at most the limit.
     function update() {
       const count = selected().length;
       const loaded = rows.rows.length;
+      const listed = Number(page.dataset.matching || NaN);
       const box = all();
+      if (count < loaded) matching = false;
+      const n = matching ? listed : count;
       button.disabled = count === 0;
-      page.querySelector('.selected-count').textContent = count;
-      page.querySelector('.selection-scope').textContent =
-        count ? count + ' of ' + loaded + ' loaded users selected' : '';
+      page.querySelector('.selected-count').textContent = n.toLocaleString();
+      page.querySelector('.selection-scope').textContent = matching
+        ? 'All ' + n.toLocaleString() + ' matching users selected'
+        : count ? count + ' of ' + loaded + ' loaded users selected' : '';
+      matchingButton.querySelector('.matching-count').textContent = listed.toLocaleString();
+      matchingButton.hidden = matching || count === 0 || count < loaded || !(listed > loaded) ||
+        listed > Number(matchingButton.dataset.limit);
       box.checked = count > 0 && count === loaded;
       box.indeterminate = count > 0 && count < loaded;
-      form.querySelectorAll('.bulk-count').forEach(function (node) { node.textContent = count; });
+      matchingField.hidden = !matching;
+      matchingField.querySelector('input').disabled = !matching;
+      form.querySelectorAll('.bulk-count').forEach(function (node) { node.textContent = n.toLocaleString(); });
     }
     function checkAll(checked) {
       rows.querySelectorAll('.action-checkbox').forEach(function (box) { box.checked = checked; });
@@ -43,7 +58,16 @@
     }
 
     rows.addEventListener('change', update);
-    page.addEventListener('users:replaced', update);
+    page.addEventListener('users:counted', update);
+    page.addEventListener('users:replaced', function () {
+      matching = false;
+      update();
+    });
+    matchingButton.addEventListener('click', function () {
+      matching = true;
+      update();
+      button.focus();
+    });
     page.addEventListener('users:loaded', update);
     page.addEventListener('change', function (event) {
       if (event.target !== all()) return;
@@ -56,11 +80,19 @@
       update();
       $(modal).modal('show');
     });
-    $(modal).on('shown.bs.modal', function () { form.querySelector('[data-autofocus]').focus(); });
+    $(modal).on('shown.bs.modal', function () {
+      form.querySelector(matching ? '#bulk-count' : '[data-autofocus]').focus();
+    });
     $(modal).on('hidden.bs.modal', function () { (button.disabled ? feedback : button).focus(); });
     adminUsers.submitInPlace(form, {
       url: button.dataset.actionUrl,
       extra: function () {
+        if (matching) { // the list's own arguments: the server finds its users again
+          const args = new URL(window.location.href).searchParams;
+          const list = ['q', 'status', 'pending'].filter(function (name) { return args.has(name); });
+          return [['action', button.dataset.action], ['matching', '1']].concat(
+            list.map(function (name) { return [name, args.get(name)]; }));
+        }
         const ids = selected().map(function (id) { return ['rowid', id]; });
         return [['action', button.dataset.action]].concat(ids);
       },
@@ -68,6 +100,7 @@
       done: function (data) {
         Object.values(data.rows).forEach(function (html) { adminUsers.replaceRow(page, html); });
         checkAll(false);
+        matching = false;
         update();
         feedback.textContent = data.message;
         $(modal).modal('hide');
