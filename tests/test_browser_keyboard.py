@@ -115,6 +115,8 @@ def test_rows_tabs_and_focus_by_keyboard(admin_page):
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.activeElement.closest('.dialog-actions') !== null")
+    page.evaluate("document.querySelector('input.users-search').focus()")  # outside it
+    assert page.evaluate("document.getElementById('user-dialog').contains(document.activeElement)")
     page.focus("#user-tab-chats-link")
     page.keyboard.press("ArrowRight")
     assert focused(page) == "user-tab-audit-link"

@@ -128,6 +128,9 @@ def test_status_filter_with_counts(admin_page):
         ".textContent !== ''"
     )
     guests = int(badge.inner_text().replace(",", ""))
+    badges = page.locator("[data-status] .status-count").all_inner_texts()
+    total = page.locator(".status-count[data-total]").inner_text()
+    assert int(total) == sum(map(int, badges)) == 201  # the counts kept: 200 and the admin
     page.click(".status-filter [data-status='guest']")
     page.wait_for_url("**status=guest**")
     statuses = set(page.locator("tr.user-row td.col-status").all_inner_texts())
