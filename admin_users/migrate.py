@@ -20,9 +20,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, inspect
 
-from . import search
+from . import counters, search
 from .errors import OwnModelsNeedOwnMigrations
 from .models import _defaults
 from .state import get_state
@@ -143,12 +143,17 @@ def include_extension_object(obj, name, type_, reflected, compare_to) -> bool:
 
 def create_tables() -> None:
     """Create the extension's tables that do not exist yet, and the search index (or
-    rebuild one that an earlier version made)."""
+    rebuild one that an earlier version made); status counts made now count the users
+    already there."""
     state = get_state()
-    tables = [getattr(state.models, name).__table__ for name in state.models.__dataclass_fields__]
+    M = state.models
+    tables = [getattr(M, name).__table__ for name in M.__dataclass_fields__]
     with state.db.engine.begin() as connection:
+        counted = inspect(connection).has_table(M.StatusCount.__tablename__)
         state.db.metadata.create_all(connection, tables=tables)
-        search.update(connection, state.models.User.__tablename__)
+        if not counted:
+            counters.recount(connection, M.User, M.StatusCount)
+        search.update(connection, M.User.__tablename__)
 
 
 if __name__ == "__main__":

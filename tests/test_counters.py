@@ -149,3 +149,19 @@ def test_all_matching_is_refused_unless_the_typed_number_is_the_lists(app, runne
     assert right.status_code == 200 and right.get_json()["deactivated"] == guests
     with app.app_context():
         assert assert_kept(app)["guest"] == 0
+
+
+def test_init_db_over_a_database_from_before_counts_its_users(app, api, runner):
+    with app.app_context():
+        for n in range(3):
+            api.register(f"earlier{n}@example.com")
+        api.create_guest()
+        engine = app.extensions["sqlalchemy"].engine
+        with engine.begin() as connection:  # as a version before the counts left it
+            connection.execute(text("DROP TABLE user_status_counts"))
+    assert runner.invoke(args=["admin-users", "init-db"]).exit_code == 0
+    with app.app_context():
+        assert assert_kept(app) == {"active": 0, "unconfirmed": 3, "deactivated": 0, "guest": 1}
+    assert runner.invoke(args=["admin-users", "init-db"]).exit_code == 0  # again: kept as is
+    with app.app_context():
+        assert assert_kept(app)["unconfirmed"] == 3
