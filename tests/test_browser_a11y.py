@@ -83,3 +83,13 @@ def test_the_bulk_dialog(admin_page):
     page.click("#bulk-deactivate")
     page.wait_for_selector("#bulk-dialog.show")
     assert serious(page) == []
+
+
+def test_the_sign_in_pages(page, browser_app):
+    from admin_users import service
+
+    with browser_app.app_context():
+        link = service.login_link_url(service.register("visitor@example.com"))
+    for path in ("/register", "/login", link):
+        page.goto(path)
+        assert serious(page) == [], path
