@@ -92,6 +92,14 @@ def app(database_url, tmp_path, plan_settings):
 
 
 @pytest.fixture
+def bare_app(database_url):
+    """The demo host on an empty database: no ``create_tables()`` (for migrations)."""
+    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TESTING": True}
+    with demo_app(config, tables=False) as app:
+        yield app
+
+
+@pytest.fixture
 def db(app):
     """The demo host's SQLAlchemy object (``db.session`` inside an app context)."""
     return app.extensions["sqlalchemy"]

@@ -464,13 +464,6 @@ def test_the_extensions_tables_take_rows_written_without_the_orm(app, runner, db
         assert raw.last_activity_at == datetime(2025, 1, 3, tzinfo=UTC)
 
 
-@pytest.fixture
-def bare_app(database_url):
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TESTING": True}
-    with demo_app(config, tables=False) as app:
-        yield app
-
-
 def test_the_migration_gives_existing_tables_the_server_defaults(bare_app):
     """A database at the revision before, with users, chats and a search index: upgraded,
     it takes raw INSERTs that leave the ORM's columns out, keeps its rows and its search;

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-from helpers import admin_post, demo_app, signed_in
+from helpers import admin_post, signed_in
 from sqlalchemy import func, select, text
 
 from admin_users import counters, migrate, service
@@ -99,13 +98,6 @@ def test_demo_data_is_counted_and_the_page_shows_the_totals(app, runner, admin_i
     assert not any(c["more"] for c in answer["counts"].values())  # exact beyond the cap too
     searched = client.get("/admin/users/counts?q=example").get_json()
     assert searched["total"]["count"] == sum(c["count"] for c in searched["counts"].values())
-
-
-@pytest.fixture
-def bare_app(database_url):
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TESTING": True}
-    with demo_app(config, tables=False) as app:
-        yield app
 
 
 def test_the_migration_counts_the_users_there_are(bare_app):

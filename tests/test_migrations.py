@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from flask import Flask
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
-from helpers import demo_app, reset_database
+from helpers import reset_database
 from sqlalchemy import (
     Boolean,
     Column,
@@ -38,14 +38,6 @@ from admin_users.errors import OwnModelsNeedOwnMigrations
 from admin_users.extension import create_tables, get_state
 from admin_users.listing import ListQuery, fetch_batch
 from admin_users.models import UserMixin
-
-
-@pytest.fixture
-def bare_app(database_url):
-    """The demo host on an empty database: no ``create_tables()``."""
-    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", "TESTING": True}
-    with demo_app(config, tables=False) as app:
-        yield app
 
 
 def _engine(app):
