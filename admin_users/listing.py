@@ -190,8 +190,7 @@ MATCHING_LIMIT = 10_000  # the most users one bulk action on "all matching" may 
 def matching_ids(query: ListQuery, typed) -> list[int]:
     """The ids of every user of the list, for a bulk action on "all N matching": only
     where N is exact, at most ``MATCHING_LIMIT``, and what the admin typed."""
-    counts = status_counts(query)
-    n = counts[query.status.key] if query.status is not None else total(counts)
+    n = listed(query, status_counts(query))
     if n["more"] or n["count"] > MATCHING_LIMIT:
         raise SelectionChanged(
             f"All matching users can be chosen only up to {MATCHING_LIMIT:,} counted exactly."
@@ -254,3 +253,8 @@ def total(counts: dict[str, dict]) -> dict:
         "count": sum(count["count"] for count in counts.values()),
         "more": any(count["more"] for count in counts.values()),
     }
+
+
+def listed(query: ListQuery, counts: dict[str, dict]) -> dict:
+    """How many users the list of ``query`` holds, from its :func:`status_counts`."""
+    return counts[query.status.key] if query.status is not None else total(counts)

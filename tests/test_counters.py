@@ -94,7 +94,9 @@ def test_demo_data_is_counted_and_the_page_shows_the_totals(app, runner, admin_i
     client = signed_in(app.test_client(), admin_id)
     answer = client.get("/admin/users/counts").get_json()
     assert {k: c["count"] for k, c in answer["counts"].items()} == kept
-    assert answer["total"] == {"count": sum(kept.values()), "more": False}
+    assert answer["total"] == answer["listed"] == {"count": sum(kept.values()), "more": False}
+    guests = client.get("/admin/users/counts?status=guest").get_json()
+    assert guests["listed"] == {"count": kept["guest"], "more": False}
     assert not any(c["more"] for c in answer["counts"].values())  # exact beyond the cap too
     searched = client.get("/admin/users/counts?q=example").get_json()
     assert searched["total"]["count"] == sum(c["count"] for c in searched["counts"].values())

@@ -22,6 +22,7 @@ from ..listing import (
     MATCHING_LIMIT,
     ListQuery,
     fetch_batch,
+    listed,
     matching_ids,
     status_counts,
     total,
@@ -135,9 +136,10 @@ class UsersView(AdminOnlyMixin, ModelView):
 
     @expose("/counts")
     def counts_view(self):
-        """Users per status, and in all, for the current search, loaded beside the rows."""
-        counts = status_counts(self._query())
-        return jsonify(counts=counts, total=total(counts))
+        """Users per status, in all and in the list as filtered, loaded beside the rows."""
+        query = self._query()
+        counts = status_counts(query)
+        return jsonify(counts=counts, total=total(counts), listed=listed(query, counts))
 
     def is_sortable(self, name) -> bool:
         return name in SORTS

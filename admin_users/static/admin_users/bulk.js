@@ -87,11 +87,9 @@
     adminUsers.submitInPlace(form, {
       url: button.dataset.actionUrl,
       extra: function () {
-        if (matching) { // the list's own arguments: the server finds its users again
-          const args = new URL(window.location.href).searchParams;
-          const list = ['q', 'status', 'pending'].filter(function (name) { return args.has(name); });
-          return [['action', button.dataset.action], ['matching', '1']].concat(
-            list.map(function (name) { return [name, args.get(name)]; }));
+        if (matching) { // the list's own address: the server finds its users again
+          const args = Array.from(new URL(window.location.href).searchParams);
+          return [['action', button.dataset.action], ['matching', '1']].concat(args);
         }
         const ids = selected().map(function (id) { return ['rowid', id]; });
         return [['action', button.dataset.action]].concat(ids);

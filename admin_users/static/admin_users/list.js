@@ -22,9 +22,7 @@
         });
         show(page.querySelector('.status-count[data-total]'), data.total);
         // How many users the list holds, where exact: what "all N matching" may select.
-        const status = new URL(window.location.href).searchParams.get('status');
-        const listed = status ? data.counts[status] : data.total;
-        page.dataset.matching = listed && !listed.more ? listed.count : '';
+        page.dataset.matching = data.listed.more ? '' : data.listed.count;
         page.dispatchEvent(new CustomEvent('users:counted'));
       })
       .catch(function () { /* counts are a nicety; the list works without them */ });
