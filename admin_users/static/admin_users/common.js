@@ -2,17 +2,13 @@
 // Shared by the Users page's scripts: requests to the extension, and how an error shows.
 // The CSRF token's address comes from the data-csrf-url attribute of the page.
 (function () {
-  // A refusal or failure of the server, its status kept (retried() reads it).
-  function httpError(response) {
-    return Object.assign(new Error('HTTP ' + response.status), { status: response.status });
-  }
-
-  // GET the rows after `cursor` (none: the first ones): {html, cursor after them or null}.
+  // GET the rows after `cursor` (none: the first ones, or a whole page of the list):
+  // {html, cursor after them or null}; a refusal or failure keeps its status (retried()).
   function fetchBatch(baseUrl, cursor) {
     const url = new URL(baseUrl, window.location.href);
     if (cursor) url.searchParams.set('cursor', cursor);
     return fetch(url, { credentials: 'same-origin' }).then(function (response) {
-      if (!response.ok) throw httpError(response);
+      if (!response.ok) throw Object.assign(new Error('HTTP ' + response.status), { status: response.status });
       return response.text().then(function (html) {
         return { html: html, cursor: response.headers.get('X-Next-Cursor') || null };
       });
@@ -104,7 +100,6 @@
 
   window.adminUsers = Object.assign(window.adminUsers || {}, {
     fetchBatch: fetchBatch,
-    httpError: httpError,
     retried: retried,
     parseRows: parseRows,
     showError: showError,

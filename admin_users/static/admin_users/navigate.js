@@ -32,15 +32,10 @@
       url.searchParams.delete('user');
       const asked = ++latest;
       page.setAttribute('aria-busy', 'true');
-      adminUsers.retried(function () {
-        return fetch(url, { credentials: 'same-origin' }).then(function (response) {
-          if (response.status >= 500) throw adminUsers.httpError(response);
-          return response.text();
-        });
-      })
-        .then(function (html) {
+      adminUsers.retried(function () { return adminUsers.fetchBatch(url.href, null); })
+        .then(function (answer) {
           if (asked !== latest) return;
-          const doc = new DOMParser().parseFromString(html, 'text/html');
+          const doc = new DOMParser().parseFromString(answer.html, 'text/html');
           const fresh = doc.querySelector('.users-page');
           if (!fresh) throw new Error('not the list');
           page.querySelectorAll('[data-region]').forEach(function (node) {
