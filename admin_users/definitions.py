@@ -80,11 +80,13 @@ def identifier_key(user) -> str | None:
 
 
 def search_text(user) -> str:
-    """What search looks in: the email and the customer id, case-folded, one per line.
+    """What search looks in: the email, the customer id and the guest id, case-folded,
+    one per line.
 
-    Search terms cannot hold a newline, so a match never spans the two.
+    Search terms cannot hold a newline, so a match never spans two of them.
     """
-    return "\n".join(value.casefold() for value in (user.email, user.customer_id) if value)
+    values = (user.email, user.customer_id, user.guest_id)
+    return "\n".join(value.casefold() for value in values if value)
 
 
 def derived_columns(user) -> dict:

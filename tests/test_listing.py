@@ -480,3 +480,33 @@ def test_the_plan_says_which_way_and_why(app, ctx, api):
     common = plan({"q": "common"})
     assert common.way == planner.BOUNDED_SCAN and common.ids is None
     assert common.reason.endswith("term found in 20 users or more (probe limit 20)")
+
+
+def guest(models, db, guest_id: str) -> int:
+    user = models.User(guest_id=guest_id)
+    db.session.add(user)
+    db.session.commit()
+    return user.id
+
+
+@every_strategy
+def test_a_guest_is_found_by_their_guest_id(app, ctx, models, db, api):
+    """The whole guest id, or any part of its digits, finds the guest (a guest who quotes
+    their id); digits in no guest id find nobody."""
+    from admin_users.listing import ListQuery, iterate
+
+    api.set_customer_id(api.register("ana@example.com"), "cus-4711")
+    first = guest(models, db, "g-149018363")
+    second = guest(models, db, "g-275500001")
+    for term, found in [
+        ("g-149018363", {first}),
+        ("G-149018363", {first}),
+        ("49018", {first}),
+        ("018363", {first}),
+        ("90", {first}),
+        ("5500", {second}),
+        ("g-", {first, second}),
+        ("18364", set()),
+        ("4711", {api.find_user("ana@example.com").id}),
+    ]:
+        assert {u.id for u in iterate(ListQuery(search=term))} == found, term
