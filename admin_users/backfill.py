@@ -3,7 +3,7 @@ user table that already has rows (a host adopting its own table) and for rows wr
 without the ORM (a raw INSERT gets the models' server defaults, which are placeholders).
 
 Per user: the derived columns (:func:`admin_users.definitions.derived_columns`: status,
-identifier key, search text); the chat count, a recount of the user's chats (deleted
+identifier key, sort key, search text); the chat count, a recount of the user's chats (deleted
 ones included); the last activity, never moved back: the latest of the stored value
 (what the host copied in, or the epoch placeholder) and the user's own chats, messages
 and audit events (those the user caused, as ``audit_entry`` moves it), or the creation
@@ -42,7 +42,7 @@ from .state import get_state
 BATCH_SIZE = 1000
 # progress(phase, done, total): "users" as the batches go, then "search index".
 Progress = Callable[[str, int, int], None]
-DERIVED = ("status", "identifier_key", "search_text", "chat_count")
+DERIVED = ("status", "identifier_key", "sort_key", "search_text", "chat_count")
 NO_ACTIVITY = datetime.fromisoformat(EPOCH).replace(tzinfo=UTC)  # last activity's placeholder
 
 
@@ -125,7 +125,7 @@ class _Batch:
             text(
                 f"SELECT id, email, guest_id, customer_id, {flag.format('confirmed_at')}, "
                 f"{flag.format('deactivated_at')}, {flag.format('erased_at')}, status, "
-                "identifier_key, search_text, chat_count, created_at, last_activity_at "
+                "identifier_key, sort_key, search_text, chat_count, created_at, last_activity_at "
                 f"FROM {t.users} WHERE id > :after ORDER BY id LIMIT :size{lock}"
             ),
             {"after": self.after, "size": self.size},
@@ -170,9 +170,9 @@ class _Batch:
             confirmed_at=confirmed, deactivated_at=deactivated, erased_at=erased,
         )  # fmt: skip
         wanted = {**derived_columns(user), "chat_count": chat_count}
-        stored = dict(zip(DERIVED, row[7:11], strict=True))
+        stored = dict(zip(DERIVED, row[7:12], strict=True))
         change = {name: value for name, value in wanted.items() if stored[name] != value}
-        created_at, last_activity_at = row[11], row[12]
+        created_at, last_activity_at = row[12], row[13]
         created = _instant(created_at, user_id, "created_at")
         times = [_instant(value, user_id, "an event's time") for value in latest if value]
         last = max([_instant(last_activity_at, user_id, "last_activity_at"), *times])

@@ -1,11 +1,13 @@
-"""SPEC's Definitions, in code: a user's status, the identifier and search text stored
-beside it, and what counts as a row id. The models store what these compute; the
+"""SPEC's Definitions, in code: a user's status, the identifier, sort and search keys
+stored beside it, and what counts as a row id. The models store what these compute; the
 service, the views and the CLI ask these, never their own copy."""
 
 from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+
+import icu
 
 
 def utcnow() -> datetime:
@@ -67,16 +69,34 @@ def status_of(user) -> Status:
 
 
 def identifier_key(user) -> str | None:
-    """The sort key of the User column: the identifier shown, case-folded.
-
-    Sorting by this text gives the same order on SQLite (binary) and PostgreSQL
-    (``COLLATE "C"``), and its uniqueness makes emails unique regardless of case.
-    """
+    """The identifier shown in the User column, case-folded: its uniqueness makes emails
+    unique regardless of case, and :func:`admin_users.service.find_user` looks users up
+    by it. (The column sorts by :func:`sort_key`.)"""
     if user.email:
         return user.email.casefold()
     if user.guest_id:
         return user.guest_id
     return None if user.id is None else f"#{user.id}"
+
+
+# The root locale's order at primary strength: accents and case do not count,
+# punctuation and digits do. Built once: its keys depend on nothing but the text.
+_COLLATOR = icu.Collator.createInstance(icu.Locale.getRoot())
+_COLLATOR.setStrength(icu.Collator.PRIMARY)
+
+
+def sort_key(user) -> bytes | None:
+    """The sort key of the User column: the identifier shown (the email, else the guest
+    id, else ``#id``, as :func:`identifier_key` picks), as people read names.
+
+    An ICU collation key: Ödön sorts with the O's, Émile with the E's. Its bytes compare
+    alike on SQLite (BLOB) and PostgreSQL (bytea), so the order is the same on both.
+    Distinct emails may share a key (``émile@`` and ``Emile@``): the list breaks ties by
+    id, and :func:`identifier_key` keeps emails unique. Keys can change with ICU's
+    version: ``flask admin-users backfill`` rewrites those that did.
+    """
+    shown = user.email or user.guest_id or (None if user.id is None else f"#{user.id}")
+    return None if shown is None else _COLLATOR.getSortKey(shown)
 
 
 def search_text(user) -> str:
@@ -94,5 +114,6 @@ def derived_columns(user) -> dict:
     return {
         "status": int(status_of(user)),
         "identifier_key": identifier_key(user),
+        "sort_key": sort_key(user),
         "search_text": search_text(user),
     }

@@ -44,9 +44,9 @@ PROMPTS = [
 GUEST_STEP = 387_420_489
 
 USER_COLUMNS = (
-    "id", "email", "guest_id", "identifier_key", "search_text", "customer_id", "created_at",
-    "confirmed_at", "last_activity_at", "deactivated_at", "deactivation_reason", "is_admin",
-    "chat_count", "status",
+    "id", "email", "guest_id", "identifier_key", "sort_key", "search_text", "customer_id",
+    "created_at", "confirmed_at", "last_activity_at", "deactivated_at", "deactivation_reason",
+    "is_admin", "chat_count", "status",
 )  # fmt: skip
 PROFILE_COLUMNS = ("user_id", "first_name", "last_name", "phone", "address_line1",
                    "postal_code", "city", "country", "updated_at")  # fmt: skip
@@ -264,9 +264,9 @@ class _Maker:
                           reason, "cli"))  # fmt: skip
         derived = derived_columns(user)
         rows["users"].append((
-            user_id, user.email, user.guest_id, derived["identifier_key"], derived["search_text"],
-            user.customer_id, t(created), user.confirmed_at, t(last), user.deactivated_at, reason,
-            False, chats, derived["status"],
+            user_id, user.email, user.guest_id, derived["identifier_key"], derived["sort_key"],
+            derived["search_text"], user.customer_id, t(created), user.confirmed_at, t(last),
+            user.deactivated_at, reason, False, chats, derived["status"],
         ))  # fmt: skip
 
     def _chat(self, user_id, when, rows, event) -> None:

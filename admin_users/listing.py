@@ -113,8 +113,12 @@ class Batch:
 
 
 def make_cursor(query: ListQuery, value, user_id: int, as_of: datetime) -> str:
-    """An opaque position in the list: just after the row ``(value, user_id)``."""
-    value = value.isoformat() if isinstance(value, datetime) else value
+    """An opaque position in the list: just after the row ``(value, user_id)``. Times go
+    as ISO 8601 and collation keys as hex; the sort's ``decode`` reads them back."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    elif isinstance(value, bytes | memoryview):
+        value = bytes(value).hex()
     return CURSOR.dumps(query.fingerprint, value, user_id, as_of.isoformat())
 
 

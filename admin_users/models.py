@@ -6,9 +6,9 @@ the rest and returns the set the extension works with.
 
 Counters (``chat_count``, ``message_count``) and ``last_activity_at`` are stored
 columns, moved by :mod:`admin_users.service` in the same transaction as the change
-that moves them. ``status`` is stored too, so that it can be sorted, filtered and
-counted through an index; it is recomputed from :func:`status_of` on every flush
-of a user, so it cannot drift from its definition.
+that moves them. ``status``, the keys and the search text are stored too, so that an
+index can sort, filter and count by them; :func:`derived_columns` computes them again
+on every flush of a user, so they cannot drift from their definitions.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -39,6 +40,7 @@ from .definitions import (
     derived_columns,
     identifier_key,
     search_text,
+    sort_key,
     status_of,
     utcnow,
     valid_id,
@@ -50,7 +52,7 @@ __all__ = [
     "AppConfigMixin", "AuditLogMixin", "ChatMixin", "DataRequestMixin", "MessageMixin", "Models",
     "ProfileMixin", "SessionMixin", "Status", "StatusCountMixin", "ThrottleCountMixin",
     "UTCDateTime", "UserMixin", "MAX_ID", "build_models", "derived_columns", "identifier_key",
-    "search_text", "status_of", "utcnow", "valid_id"
+    "search_text", "sort_key", "status_of", "utcnow", "valid_id"
 ]  # fmt: skip
 
 
@@ -61,6 +63,7 @@ class UserMixin(LoginUserMixin):
     email = mapped_column(String(320))
     guest_id = mapped_column(String(11), unique=True)
     identifier_key = mapped_column(KeyText, unique=True)
+    sort_key = mapped_column(LargeBinary)  # the User column's order (definitions.sort_key)
     customer_id = mapped_column(String(255))
     search_text = mapped_column(KeyText(600), nullable=False, default="", server_default="")
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -384,7 +387,7 @@ def _add_indexes(made):
         Index(f"ix_{t}_last_activity", U.last_activity_at, U.id, U.status, U.search_text),
         Index(f"ix_{t}_chat_count", U.chat_count, U.id, U.status, U.search_text),
         Index(f"ix_{t}_status", U.status, U.id, U.search_text),
-        Index(f"ix_{t}_identifier", U.identifier_key, U.id, U.status, U.search_text),
+        Index(f"ix_{t}_sort_key", U.sort_key, U.id, U.status, U.search_text),
         Index(f"ix_{C.__tablename__}_user", C.user_id, C.created_at, C.id),
         Index(f"ix_{A.__tablename__}_user", A.user_id, A.created_at, A.id),
         Index(f"ix_{M.__tablename__}_chat_id_id", M.chat_id, M.id),

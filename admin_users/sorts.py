@@ -22,6 +22,13 @@ def _count(value) -> int:
     return value
 
 
+def _key(value) -> bytes:
+    """A collation key, which a cursor carries as hex (JSON holds no bytes)."""
+    if type(value) is not str:
+        raise ValueError("not a key")
+    return bytes.fromhex(value)  # ValueError where it is not hex
+
+
 @dataclass(frozen=True)
 class Sort:
     name: str  # in URLs (``?sort=``), the CLI's ``--sort`` and cursors
@@ -38,7 +45,7 @@ class Sort:
 
 
 SORT_TABLE = (
-    Sort("email", "User", "identifier_key", False, str),
+    Sort("email", "User", "sort_key", False, _key),
     Sort("status", "Status", "status", False, _count),
     Sort("chats", "Chats", "chat_count", True, _count),
     Sort("created", "Created", "created_at", True, _time),

@@ -14,6 +14,7 @@ import ast
 import builtins
 import re
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import flask_migrate
 import pytest
@@ -24,10 +25,11 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from helpers import logging_kept
-from sqlalchemy import Integer, String, inspect
+from sqlalchemy import Integer, String, inspect, text
 from sqlalchemy.orm import mapped_column
 
 from admin_users import AdminUsers, build_models, migrate, planner, search, service
+from admin_users.definitions import search_text, sort_key
 from admin_users.errors import OwnModelsNeedOwnMigrations
 from admin_users.listing import ListQuery
 from admin_users.models import UserMixin
@@ -212,6 +214,49 @@ def test_own_user_table_migrates_as_generated(own):
     own.flask_db("downgrade")
     with own.app() as app:
         assert table_names(app) == {"alembic_version"}
+
+
+def test_a_table_adopted_before_the_sort_key_gets_it_from_autogenerate(own):
+    """A host that adopted the mixin before ``sort_key`` (its table has the earlier
+    ``ix_accounts_identifier``): the next ``flask db migrate`` adds the column and swaps
+    the index, runs as written, and ``backfill`` fills the keys and the guests' search text."""
+    own.flask_db("init", "migrate", "upgrade")
+    with own.app() as app, app.app_context():
+        with app.extensions["sqlalchemy"].engine.begin() as connection:
+            connection.execute(text("DROP INDEX ix_accounts_sort_key"))
+            connection.execute(text("ALTER TABLE accounts DROP COLUMN sort_key"))
+            connection.execute(
+                text(
+                    "CREATE INDEX ix_accounts_identifier ON accounts "
+                    "(identifier_key, id, status, search_text)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (email, guest_id, identifier_key, created_at) VALUES "
+                    "('Ödön@example.com', NULL, 'ödön@example.com', :t), "
+                    "(NULL, 'g-149018363', 'g-149018363', :t)"
+                ),
+                {"t": datetime(2025, 1, 2, tzinfo=UTC)},
+            )
+    *_, second = own.flask_db("migrate")
+    upgrade = lines(section(second, "upgrade"))
+    assert "batch_op.add_column(sa.Column('sort_key', sa.LargeBinary(), nullable=True))" in upgrade
+    assert "batch_op.drop_index(batch_op.f('ix_accounts_identifier'))" in upgrade
+    assert any(line.startswith("batch_op.create_index('ix_accounts_sort_key'") for line in upgrade)
+    assert unbound_names(second) == set()
+    assert own.flask_db("upgrade", "migrate", "check")[-1] == second
+
+    with own.app() as app:
+        result = app.test_cli_runner().invoke(args=["admin-users", "backfill"])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            for ref in ("ödön@example.com", "g-149018363"):
+                user = service.find_user(ref)
+                assert user.sort_key == sort_key(user) and user.search_text == search_text(user)
+            assert planner.candidates(ListQuery(search="49018")) == [
+                service.find_user("g-149018363").id
+            ]
 
 
 def test_the_sql_script_makes_the_search_index(own, capsys):

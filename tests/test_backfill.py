@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import mapped_column
 
 from admin_users import AdminUsers, build_models, migrate, search, service
-from admin_users.definitions import Status, derived_columns
+from admin_users.definitions import Status, derived_columns, sort_key
 from admin_users.listing import ListQuery, fetch_batch
 from admin_users.models import EPOCH as EPOCH_TEXT
 from admin_users.models import UserMixin
@@ -194,8 +194,8 @@ def assert_backfilled(app, expected_activity: dict[int, datetime]) -> None:
             ).all()
         )
         for user in users:
-            stored = {k: getattr(user, k) for k in ("status", "identifier_key", "search_text")}
-            assert stored == derived_columns(user), user.id
+            wanted = derived_columns(user)
+            assert {k: getattr(user, k) for k in wanted} == wanted, user.id
             assert user.chat_count == chats.get(user.id, 0), user.id
             if user.id in expected_activity:
                 assert user.created_at == _created(user.id), user.id
@@ -215,7 +215,7 @@ def derived_snapshot(app) -> list[tuple]:
         return host_db.session.execute(
             text(
                 "SELECT id, status, identifier_key, search_text, chat_count, created_at, "
-                "last_activity_at FROM accounts ORDER BY id"
+                "last_activity_at, sort_key FROM accounts ORDER BY id"
             )
         ).all()
 
@@ -280,7 +280,7 @@ def test_rows_inserted_without_the_orm_after_adoption_are_fixed_by_a_new_run(hos
     with host.app_context():
         admin_id = service.create_admin("boss@host.example").id
     client = signed_in(host.test_client(), admin_id)
-    assert found(client, "late.comer") == []  # no search text yet
+    assert found(client, "late.comer") == found(client, "00000004") == []  # no search text yet
 
     result = backfill(host)
     assert result.exit_code == 0, result.output
@@ -291,9 +291,12 @@ def test_rows_inserted_without_the_orm_after_adoption_are_fixed_by_a_new_run(hos
         guest = service.find_user("g-000000042")
         assert late_user.current_status is Status.UNCONFIRMED and late_user.status == 2
         assert guest.status == int(Status.GUEST) and guest.identifier_key == "g-000000042"
+        assert guest.search_text == "g-000000042" and guest.sort_key == sort_key(guest)
+        assert late_user.sort_key == sort_key(late_user) is not None
         assert late_user.last_activity_at == late_user.created_at == late
         ids = late_user.id, guest.id
     assert found(client, "LATE.COMER@") == [ids[0]]
+    assert found(client, "00000004") == found(client, "G-000000042") == [ids[1]]
     assert ids[1] in found(client, "")
 
 
@@ -338,7 +341,8 @@ def test_a_run_stopped_midway_is_finished_by_the_next(host):
     assert "Traceback" not in stopped.output
     rows = {row[0]: row for row in derived_snapshot(host)}
     assert all(rows[i][3] != "" for i in range(1, 101) if _email(i))  # the first batch: done
-    assert all(rows[i][1:4] == (4, None, "") for i in range(101, USERS + 1))  # none after it
+    # None after it: each keeps its placeholders.
+    assert all(rows[i][1:4] + rows[i][7:] == (4, None, "", None) for i in range(101, USERS + 1))
 
     with host.app_context(), host_db.engine.begin() as connection:
         for statement in drop:
@@ -354,7 +358,7 @@ def test_a_run_stopped_midway_is_finished_by_the_next(host):
         connection.execute(
             text(
                 "UPDATE accounts SET status = 4, identifier_key = NULL, search_text = '', "
-                "chat_count = 0, last_activity_at = :epoch"
+                "chat_count = 0, last_activity_at = :epoch, sort_key = NULL"
             ),
             {"epoch": EPOCH_TEXT if connection.dialect.name == "sqlite" else EPOCH},
         )
@@ -461,6 +465,7 @@ def test_the_extensions_tables_take_rows_written_without_the_orm(app, runner, db
         raw = service.find_user("raw@example.com")
         assert raw.current_status is Status.UNCONFIRMED and raw.status == 2
         assert (raw.search_text, raw.chat_count) == ("raw@example.com", 1)
+        assert raw.sort_key == sort_key(raw) is not None
         assert raw.last_activity_at == datetime(2025, 1, 3, tzinfo=UTC)
 
 
@@ -475,24 +480,27 @@ def test_the_migration_gives_existing_tables_the_server_defaults(bare_app):
     t = {"t": datetime(2025, 1, 2, tzinfo=UTC)}
     with bare_app.app_context():
         migrate.upgrade("admin_users_0004")
-        with engine.begin() as connection:  # a user as the version of 0004 wrote them
-            connection.execute(
+        with engine.begin() as connection:  # a user and a chat as the version of 0004 wrote them
+            user_id = connection.execute(
                 text(
                     "INSERT INTO users (email, identifier_key, search_text, status, created_at, "
                     "last_activity_at, is_admin, chat_count) VALUES ('Kept.User@example.com', "
-                    "'kept.user@example.com', 'kept.user@example.com', 2, :t, :t, :no, 0)"
+                    "'kept.user@example.com', 'kept.user@example.com', 2, :t, :t, :no, 1) "
+                    "RETURNING id"
                 ),
                 {**t, "no": False},
+            ).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO chats (user_id, message_count, created_at) VALUES (:user, 0, :t)"
+                ),
+                {**t, "user": user_id},
             )
-        user = service.find_user("Kept.User@example.com")
-        service.start_chat(user)
-        user_id = user.id
-        bare_app.extensions["sqlalchemy"].session.remove()
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(raw_user, t)
 
         migrate.upgrade()
-        assert migrate.current() == "admin_users_0006"
+        assert migrate.current() == migrate.head()
         with engine.begin() as connection:
             connection.execute(raw_user, t)
             connection.execute(raw_chat, {**t, "user": user_id})

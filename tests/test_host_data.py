@@ -115,7 +115,7 @@ def test_export_holds_only_the_extensions_own_fields_by_default(make_host):
     assert "plan" not in document["user"] and "host" not in document
     assert document["user"]["email"] == EMAIL and document["user"]["status"] == "unconfirmed"
     own = {c.key for c in models.User.__table__.columns} - {"plan"}
-    hidden = {"login_nonce", "session_version", "identifier_key", "search_text"}
+    hidden = {"login_nonce", "session_version", "identifier_key", "sort_key", "search_text"}
     assert set(document["user"]) == own - hidden
 
 

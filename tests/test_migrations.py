@@ -7,6 +7,7 @@ make the same schema; Flask-Migrate hosts run the same environment.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -33,7 +35,7 @@ from sqlalchemy import (
     text,
 )
 
-from admin_users import AdminUsers, build_models, migrate, search, service
+from admin_users import AdminUsers, build_models, migrate, planner, search, service
 from admin_users.errors import OwnModelsNeedOwnMigrations
 from admin_users.extension import create_tables, get_state
 from admin_users.listing import ListQuery, fetch_batch
@@ -80,6 +82,7 @@ def _type(type_, dialect) -> tuple:
         ("float", Float),
         ("smallint", SmallInteger),
         ("integer", Integer),
+        ("binary", LargeBinary),
         ("text", Text),
         ("string", String),
     )
@@ -298,7 +301,7 @@ def test_upgrade_an_empty_database(bare_app):
         assert migrate.current() is None
         assert not migrate.at_head()
         migrate.upgrade()
-        assert migrate.current() == migrate.head() == "admin_users_0006"
+        assert migrate.current() == migrate.head() == "admin_users_0007"
         assert migrate.at_head()
     assert {t.name for t in _model_tables(bare_app)} == migrate.TABLES
     assert migrate.VERSION_TABLE in inspect(engine).get_table_names()
@@ -310,7 +313,7 @@ def test_an_earlier_search_index_is_rebuilt(bare_app):
     """Search objects made before short terms were indexed (SQLite: no vocabulary table;
     PostgreSQL: no index of short terms) are made again by the migrations and by init-db;
     then they answer a one-character term."""
-    from admin_users import planner, service
+    from admin_users import service
     from wsgi import create_app
 
     url = bare_app.config["SQLALCHEMY_DATABASE_URI"]
@@ -468,3 +471,75 @@ def test_the_hosts_naming_convention_is_followed(database_url):
         "uq_users_identifier_key",
     ]
     _engine(app).dispose()
+
+
+def test_0007_fills_the_sort_key_and_the_guest_ids_in_the_search_text(bare_app):
+    """Over a database at 0006 with users: each gets the sort key and search text the
+    definitions compute, the User sort reads them through its new index (the old one
+    gone), and the search index follows; the downgrade gives 0006's schema and search
+    text back, and the upgrade runs again."""
+    from admin_users.definitions import search_text, sort_key
+
+    engine = _engine(bare_app)
+    # As the version of 0006 wrote them: identifier key and search text, no guest id there.
+    rows = [
+        ("Zed@example.com", None, "cus-Z9"),
+        ("Ödön@example.com", None, None),
+        ("oscar@example.com", None, None),
+        ("Émile@example.com", None, None),
+        (None, "g-149018363", None),
+        (None, None, None),  # erased: shown as #id
+    ]
+    with bare_app.app_context():
+        migrate.upgrade("admin_users_0006")
+        with engine.begin() as connection:
+            for email, guest_id, customer_id in rows:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (email, guest_id, customer_id, identifier_key, "
+                        "search_text, created_at) VALUES (:e, :g, :c, :k, :s, :t)"
+                    ),
+                    {"e": email, "g": guest_id, "c": customer_id,
+                     "k": email.casefold() if email else guest_id,
+                     "s": "\n".join(v.casefold() for v in (email, customer_id) if v),
+                     "t": datetime(2025, 1, 2, tzinfo=UTC)},
+                )  # fmt: skip
+        migrate.upgrade()
+        assert migrate.current() == "admin_users_0007"
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("users")}
+    assert indexes["ix_users_sort_key"] == ["sort_key", "id", "status", "search_text"]
+    assert "ix_users_identifier" not in indexes
+    _assert_matches_models(bare_app)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT id, email, guest_id, customer_id, sort_key, search_text FROM users")
+        ).all()
+    for row in stored:
+        assert bytes(row.sort_key) == sort_key(row) and row.search_text == search_text(row), row
+    by_email = {row.email or row.guest_id or f"#{row.id}": row.id for row in stored}
+    with bare_app.test_request_context():
+        listed = [u.identifier for u in fetch_batch(ListQuery(sort="email", desc=False)).users]
+        assert listed[1:] == ["Émile@example.com", "g-149018363", "Ödön@example.com",
+                              "oscar@example.com", "Zed@example.com"]  # fmt: skip
+        assert listed[0].startswith("#")
+        for term in ("49018", "g-149018363"):
+            found = [u.id for u in fetch_batch(ListQuery(search=term)).users]
+            assert found == [by_email["g-149018363"]]
+            # The search index (SQLite's is a table of its own) answers it too.
+            assert planner.candidates(ListQuery(search=term)) == found
+        get_state().db.session.remove()
+
+    with bare_app.app_context():
+        migrate.downgrade("admin_users_0006")
+    columns = {c["name"] for c in inspect(engine).get_columns("users")}
+    indexes = {ix["name"] for ix in inspect(engine).get_indexes("users")}
+    assert "sort_key" not in columns
+    assert "ix_users_identifier" in indexes and "ix_users_sort_key" not in indexes
+    with engine.connect() as connection:
+        texts = dict(connection.execute(text("SELECT id, search_text FROM users")).all())
+    assert texts[by_email["g-149018363"]] == ""
+    assert texts[by_email["Zed@example.com"]] == "zed@example.com\ncus-z9"
+    with bare_app.app_context():
+        migrate.upgrade()
+        assert migrate.at_head()
+    _assert_matches_models(bare_app)

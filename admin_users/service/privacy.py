@@ -127,7 +127,8 @@ def _host_export(user) -> str | None:
 def _own_user_fields() -> list[str]:
     """The columns :class:`UserMixin` defines, in its order: what a user's export holds
     (a host's class adds columns of its own, which are not the extension's to export)."""
-    hidden = {"login_nonce", "session_version", "identifier_key", "search_text", "status"}
+    hidden = {"login_nonce", "session_version", "status"}
+    hidden |= {"identifier_key", "sort_key", "search_text"}  # derived from the fields shown
     return [
         name
         for klass in reversed(UserMixin.__mro__)
