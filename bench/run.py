@@ -6,15 +6,19 @@ Flask-Admin ``ModelView`` over the same tables in the same run.
 
     .venv/bin/python bench/run.py [--users N] [--database-url URL] [--quick] [--repeat 20]
                                   [--out bench/results] [--skip-plain] [--check] [--fresh]
+                                  [--pick-only] [--repick] [--search-directions both|late]
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import ctypes
 import gc
+import hashlib
 import html
 import json
+import math
 import os
 import platform
 import random
@@ -22,8 +26,10 @@ import re
 import resource
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,16 +43,25 @@ os.chdir(ROOT)
 from flask import Flask  # noqa: E402
 from flask_admin import Admin  # noqa: E402
 from flask_admin.contrib.sqla import ModelView  # noqa: E402
-from sqlalchemy import func, insert, inspect, select, text  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    BigInteger,
+    cast,
+    column,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, column_property  # noqa: E402
 
 from admin_users import service, sessions  # noqa: E402
 from admin_users.details import tab_cursor  # noqa: E402
-from admin_users.keyset import order  # noqa: E402
+from admin_users.keyset import order, ranges  # noqa: E402
 from admin_users.listing import ListQuery, make_cursor  # noqa: E402
 from admin_users.models import utcnow  # noqa: E402
-from admin_users.sorts import SORTS, sort_column  # noqa: E402
+from admin_users.sorts import BY_NAME, SORT_TABLE, SORTS, sort_column  # noqa: E402
 from wsgi import create_app, db  # noqa: E402
 
 # The plain ModelView's column for each of the extension's sorts.
@@ -69,6 +84,7 @@ TARGETS = {
     "counts": (10, None),
 }
 SEARCH_UNTIL_30 = 10  # ms, p50, terms of 3+ characters
+WHOLE_SEARCH = 50  # ms, p50 of a whole search (until 30 rows or the end), every term
 RATIO_TARGETS = {"search": 100, "chats": 100, "first": 5}
 RSS_TARGET_MB = 200
 
@@ -103,6 +119,14 @@ class Case:
     capped: bool = False  # fewer requests: one took over 1 s
     error: str = ""  # a wrong answer (the list ended before 30 rows or every match)
     result: str = ""
+    # A search's term and order, the term's band and length class, and the rows before
+    # its first match in that order.
+    term: str | None = None
+    kind: str | None = None
+    order: str | None = None
+    band: str | None = None
+    length: str | None = None
+    first_match: int | None = None
 
 
 # -- timing -------------------------------------------------------------------------------
@@ -232,7 +256,8 @@ def add_audit(session, M, user_id: int, count: int, chunk: int = 10_000) -> None
 
 
 def share(session, User, term: str) -> int:
-    """Users whose email or customer id contains ``term`` (case-insensitive)."""
+    """Users whose search text (what search looks in) holds ``term``, case-folded; on a
+    table without one, whose email or customer id does."""
     if hasattr(User, "search_text"):
         escaped = term.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         condition = User.search_text.like(f"%{escaped}%", escape="\\")
@@ -243,54 +268,443 @@ def share(session, User, term: str) -> int:
     return session.scalar(select(func.count()).select_from(User).where(condition))
 
 
-def pick_terms(app, models, total: int) -> list[dict]:
-    """Search terms from the data: rare, common, none, 1 and 2 characters, a customer id part."""
+# -- search terms -------------------------------------------------------------------------
+#
+# Terms are picked from the data, by their share of users and by where their users sit in
+# each order (a term whose first match is far down an order is the hardest case for a walk
+# of that order's index). Shares and places are first estimated on a sample of the users'
+# search texts, then measured on the whole table for the terms picked.
+
+# Share bands: (name, centre). A term is in a band within a factor BAND_FACTOR of its
+# centre; the top band holds every share over TOP_BAND_FLOOR.
+BANDS = (
+    ("0.001%", 1e-5),
+    ("0.1%", 1e-3),
+    ("1%", 1e-2),
+    ("5%", 0.05),
+    ("20%", 0.2),
+    (">60%", 0.8),
+)
+TOP_BAND_FLOOR = 0.6
+BAND_FACTOR = 3
+LENGTHS = (("1", 1), ("2", 2), ("3", 3), ("5+", 5))  # length classes: (name, characters)
+SAMPLE_USERS = 50_000  # users whose search texts the estimates read
+POOL = 60  # candidates per band and length whose places are estimated
+EXACT_FEW = 10  # fewer hits in the sample: the candidate's users are read exactly, at
+VERIFY = {1: 3, 2: 3}  # most this many candidates per band and length (a table scan for
+VERIFY_LONG = 30  # 1-2 characters; through the trigram index for 3 or more)
+RARE_CAP = 5_000  # users read at most for a candidate thought rare
+CELL_TERMS = 5  # terms per band and length at most
+EARLY_ROWS = 300  # a first match in the first 10 batches is early in any band (at most
+# a hundredth of the users)
+PICK_VERSION = 1  # bump when the picking changes: cached terms are picked again
+NO_MATCH = "zzqxj-no-match"
+# The special terms that plain Flask-Admin is asked too (sort=created, newest first).
+PLAIN_TERMS = ("rare", "common", "no match", "customer id part")
+ORDERS = tuple(
+    (sort.name, desc) for sort in SORT_TABLE for desc in (sort.first_desc, not sort.first_desc)
+)
+
+
+def order_name(sort: str, desc: bool) -> str:
+    return f"{sort} {'desc' if desc else 'asc'}"
+
+
+def length_class(term: str) -> str:
+    return "5+" if len(term) >= 5 else ("3" if len(term) >= 3 else str(len(term)))
+
+
+def band_window(centre: float) -> tuple[float, float]:
+    if centre == BANDS[-1][1]:
+        return TOP_BAND_FLOOR, 1.0
+    return centre / BAND_FACTOR, centre * BAND_FACTOR
+
+
+def closeness(fraction: float, centre: float) -> float:
+    """Distance of a share from a band's centre on a log scale."""
+    return abs(math.log(max(fraction, 1e-12) / centre))
+
+
+def band_of(fraction: float) -> str:
+    """The band a share is in; else the nearest one (``none`` for no match)."""
+    if fraction <= 0:
+        return "none"
+    for name, centre in BANDS:
+        low, high = band_window(centre)
+        if low <= fraction <= high:
+            return name
+    return min(BANDS, key=lambda band: closeness(fraction, band[1]))[0]
+
+
+def search_condition(session, User, term: str):
+    """The users ``term`` finds, as the list's search tests them (a case-folded substring
+    of ``search_text``): ``instr`` on SQLite, LIKE (which the trigram index answers) else."""
+    term = term.casefold()
+    if session.get_bind().dialect.name == "sqlite":
+        return func.instr(User.search_text, term) > 0
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return User.search_text.like(f"%{escaped}%", escape="\\")
+
+
+class Sample:
+    """About 1 in ``step`` users (by a hash of the id), their search texts and sort values
+    (the bench's own users left out), in each order: shares and where a term's first
+    match sits are estimated from it."""
+
+    def __init__(self, session, User, total: int):
+        self.step = max(1, total // SAMPLE_USERS)
+        self.total = total
+        columns = {sort.name: sort.column(User) for sort in SORT_TABLE}
+        statement = select(
+            User.id, User.search_text, User.email, User.customer_id, User.guest_id,
+            *columns.values(),
+        )  # fmt: skip
+        if self.step > 1:
+            # Spread by a hash of the id: ``id % step`` alone would keep ids of the same
+            # last digits, and bias every term made of them (``0@`` in every email).
+            mixed = cast(User.id, BigInteger) * 2654435761 % 4294967296 // 65536
+            statement = statement.where(mixed % self.step == 0)
+        rows = [
+            row
+            for row in session.execute(statement.order_by(User.id))
+            if not (row.email or "").startswith("bench-")
+        ]
+        self.size = max(1, len(rows))
+        self.texts = [row.search_text or "" for row in rows]
+        self.emails = [row.email for row in rows if row.email]
+        self.customers = [row.customer_id for row in rows if row.customer_id]
+        self.guests = [row.guest_id for row in rows if row.guest_id]
+        # Per sort, the sample's keys in ascending order; per order, the texts in that
+        # order joined by newlines (which no term holds), with where each one starts.
+        self.keys, self.joined = {}, {}
+        for n, sort in enumerate(SORT_TABLE):
+            keyed = sorted((sort_key_of(row[5 + n], row.id), i) for i, row in enumerate(rows))
+            self.keys[sort.name] = [key for key, _ in keyed]
+            for desc in (False, True):
+                indexes = [i for _, i in (reversed(keyed) if desc else keyed)]
+                starts, position = [], 0
+                for i in indexes:
+                    starts.append(position)
+                    position += len(self.texts[i]) + 1
+                self.joined[(sort.name, desc)] = (
+                    "\n".join(self.texts[i] for i in indexes),
+                    starts,
+                )
+
+    def rows_per_user(self) -> float:
+        return self.total / self.size
+
+    def first_place(self, term: str, sort: str, desc: bool) -> int | None:
+        """Estimated rows before the first user holding ``term`` in the order (None: no
+        user of the sample holds it)."""
+        joined, starts = self.joined[(sort, desc)]
+        found = joined.find(term)
+        if found < 0:
+            return None
+        return round((bisect.bisect_right(starts, found) - 1) * self.rows_per_user())
+
+    def place_of(self, key: tuple, sort: str, desc: bool) -> int:
+        """Estimated rows before the row of ``key`` in the order."""
+        keys = self.keys[sort]
+        before = (
+            len(keys) - bisect.bisect_right(keys, key) if desc else bisect.bisect_left(keys, key)
+        )
+        return round(before * self.rows_per_user())
+
+    def grams(self, n: int) -> Counter:
+        """Users of the sample holding each substring of ``n`` characters (within a line)."""
+        counts = Counter()
+        for lines in self.texts:
+            counts.update(
+                {line[i : i + n] for line in lines.split("\n") for i in range(len(line) - n + 1)}
+            )
+        return counts
+
+
+def sort_key_of(value, user_id: int) -> tuple:
+    """A row's place in a sort: its value (NULL first, as SQLite sorts), then its id."""
+    return (value is not None, value if value is not None else 0, user_id)
+
+
+def special_terms(sample: Sample) -> list[tuple[str, str]]:
+    """The named terms: a user's local part, ``example``, no match, a guest id and a part of
+    its digits, 6 characters of a customer id and a 5-character customer-id prefix."""
     rng = random.Random(7)
+    terms = [("common", "example"), ("no match", NO_MATCH)]
+    if sample.emails:
+        terms.insert(0, ("rare", rng.choice(sample.emails).split("@")[0].casefold()))
+    if sample.customers:
+        customer = rng.choice(sample.customers).casefold()
+        terms += [("customer id part", customer[7:13]), ("customer id prefix", customer[:5])]
+    if sample.guests:
+        guest = rng.choice(sample.guests).casefold()
+        terms += [("guest id", guest), ("guest id digits", guest[-7:-1])]
+    return terms
+
+
+def exact_users(session, User, term: str, columns: list) -> list | None:
+    """``(id, *columns)`` of every user holding ``term``, read through the trigram index
+    where it can answer (3+ characters); None if more than RARE_CAP users hold it."""
+    statement = select(User.id, *columns)
+    bind = session.get_bind()
+    index = f"{User.__tablename__}_search"  # admin_users.search's FTS5 table
+    if len(term) >= 3 and bind.dialect.name == "sqlite" and has_table(session, index):
+        phrase = '"' + term.replace('"', '""') + '"'
+        ids = text(f"SELECT rowid FROM {index} WHERE {index} MATCH :phrase")
+        ids = ids.bindparams(phrase=phrase).columns(column("rowid"))
+        statement = statement.where(User.id.in_(ids))
+    statement = statement.where(search_condition(session, User, term)).limit(RARE_CAP + 1)
+    rows = session.execute(statement).all()
+    return None if len(rows) > RARE_CAP else rows
+
+
+def has_table(session, name: str) -> bool:
+    return session.get_bind().dialect.name == "sqlite" and bool(
+        session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name = :name"), {"name": name}
+        ).first()
+    )
+
+
+def first_match_rank(session, User, term: str, sort: str, desc: bool) -> int | None:
+    """Rows before the first user holding ``term`` in the order ``(sort, desc)``, counted
+    through the sort's index (None: nobody holds it)."""
+    col = BY_NAME[sort].column(User)
+    first = session.execute(
+        select(col, User.id)
+        .where(search_condition(session, User, term))
+        .order_by(*order(col, User.id, desc))
+        .limit(1)
+    ).first()
+    if first is None:
+        return None
+    before = 0
+    for part in ranges(col, User.id, not desc, tuple(first)):  # the rows after, reversed
+        before += session.scalar(select(func.count()).select_from(User).where(*part))
+    return before
+
+
+def pick_cell(
+    candidates: list[dict], centre: float, late_min: int, early_rows: int
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Terms of one band and length: the one closest to the centre, then as few as cover,
+    for each order, the earliest first match (within twice its rows plus 30, or
+    ``early_rows``) and the latest (within four fifths of its rows; where it is past
+    ``late_min`` rows).
+    At most CELL_TERMS terms. ``({term: roles}, what is missing)``."""
+    ranked = sorted(candidates, key=lambda c: (closeness(c["share"], centre), c["term"]))
+    covers = {c["term"]: set() for c in ranked}
+    needed, no_late = set(), []
+    for sort, desc in ORDERS:
+        name = order_name(sort, desc)
+        placed = [c for c in ranked if c["ranks"].get(name) is not None]
+        if not placed:
+            continue
+        lowest = min(c["ranks"][name] for c in placed)
+        highest = max(c["ranks"][name] for c in placed)
+        needed.add(f"early in {name}")
+        if highest < late_min:
+            no_late.append(name)
+        else:
+            needed.add(f"late in {name}")
+        for c in placed:
+            if c["ranks"][name] <= max(2 * lowest + 30, early_rows):
+                covers[c["term"]].add(f"early in {name}")
+            if highest >= late_min and c["ranks"][name] >= 0.8 * highest:
+                covers[c["term"]].add(f"late in {name}")
+    order_of = {
+        f"{k} in {order_name(s, d)}": n
+        for n, (s, d) in enumerate(ORDERS)
+        for k in ("early", "late")
+    }
+    first = ranked[0]["term"]
+    picked = {first: ["centre", *sorted(covers[first] & needed, key=order_of.get)]}
+    needed -= covers[first]
+    while needed and len(picked) < CELL_TERMS:
+        # Greedy: the term that covers most of what is left, a late place counting three
+        # times an early one (ties: the nearest the centre).
+        best = max(ranked, key=lambda c: weight(covers[c["term"]] & needed))
+        roles = covers[best["term"]] & needed
+        picked[best["term"]] = sorted(roles, key=order_of.get)
+        needed -= roles
+    missing = [f"no first match past row {late_min:,} in " + ", ".join(no_late)] if no_late else []
+    if needed:
+        roles = ", ".join(sorted(needed, key=order_of.get))
+        missing.append(f"not covered within {CELL_TERMS} terms: {roles}")
+    return picked, missing
+
+
+def weight(roles: set[str]) -> int:
+    return sum(3 if role.startswith("late") else 1 for role in roles)
+
+
+def cell_candidates(session, User, sample: Sample, counts: Counter, n: int, centre: float):
+    """The candidates of one band and length: ``[{"term", "share", "ranks"}]``, shares and
+    places estimated from the sample; a candidate found in fewer than EXACT_FEW users of
+    it is read exactly (a few of them), and kept only if its exact share is in the band."""
+    low, high = band_window(centre)
+    pool = [
+        (term, hits / sample.size)
+        for term, hits in counts.items()
+        if low <= hits / sample.size <= high
+    ]
+    pool.sort(key=lambda c: (closeness(c[1], centre), zlib.crc32(c[0].encode())))
+    columns = [sort.column(User) for sort in SORT_TABLE]
+    candidates, verified = [], 0
+    for term, estimate in pool[:POOL]:
+        if sample.step == 1 or counts[term] >= EXACT_FEW:
+            ranks = {order_name(s, d): sample.first_place(term, s, d) for s, d in ORDERS}
+            candidates.append({"term": term, "share": estimate, "ranks": ranks})
+            continue
+        if verified >= VERIFY.get(n, VERIFY_LONG):
+            continue
+        verified += 1
+        users = exact_users(session, User, term, columns)
+        if users is None or not low <= len(users) / sample.total <= high:
+            continue
+        ranks = {}
+        for index, sort in enumerate(SORT_TABLE, 1):
+            keys = [sort_key_of(row[index], row.id) for row in users]
+            for desc in (False, True):
+                first = max(keys) if desc else min(keys)
+                ranks[order_name(sort.name, desc)] = sample.place_of(first, sort.name, desc)
+        candidates.append({"term": term, "share": len(users) / sample.total, "ranks": ranks})
+    return candidates
+
+
+def pick_terms(app, models, total: int, log=print) -> dict:
+    """The benchmark's search terms (see the notes above): ``{"terms": [...], "notes":
+    [...]}``, each term with its exact share and the rows before its first match in every
+    order."""
+    started = time.perf_counter()
     User = models.User
     with app.app_context():
         session = db.session
-
-        def some(column):
-            """The ``column`` of a random user who has one."""
-            value = None
-            while value is None:
-                offset = rng.randrange(max(1, total - 10))
-                value = session.scalar(select(column).order_by(User.id).offset(offset).limit(1))
-            return value
-
-        email, customer = some(User.email), some(User.customer_id)
-        texts = [
-            "\n".join(v.casefold() for v in row if v)
-            for row in session.execute(  # the demo data's own users, not the bench's
-                select(User.email, User.customer_id)
-                .where(~func.coalesce(User.email, "").startswith("bench-"))
-                .order_by(User.id)
-                .limit(20_000)
+        sample = Sample(session, User, total)
+        log(f"  sample of {sample.size:,} users (1 in {sample.step}, by a hash of the id) "
+            f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        late_min, early_rows = min(1_000, total // 10), min(EARLY_ROWS, total // 100)
+        chosen: dict[str, dict] = {}  # term -> {"kind", "roles", "special"}
+        notes = []
+        for kind, term in special_terms(sample):
+            chosen[term] = {"kind": kind, "roles": [kind], "special": True}
+        for length, n in LENGTHS:
+            counts = sample.grams(n)
+            for band, centre in BANDS:
+                cell = f"{length} character{'s' if n > 1 else ''}, band {band}"
+                candidates = cell_candidates(session, User, sample, counts, n, centre)
+                if not candidates:
+                    nearest = min(
+                        counts,
+                        key=lambda t: closeness(counts[t] / sample.size, centre),
+                        default=None,
+                    )
+                    notes.append(
+                        f"{cell}: no term within a factor {BAND_FACTOR} of the band"
+                        + (
+                            f" (nearest: {nearest!r}, about {counts[nearest] / sample.size:.3%})"
+                            if nearest
+                            else ""
+                        )
+                    )
+                    continue
+                picked, missing = pick_cell(candidates, centre, late_min, early_rows)
+                if missing:
+                    notes.append(f"{cell}: " + "; ".join(missing))
+                for term, roles in picked.items():
+                    entry = chosen.setdefault(
+                        term, {"kind": f"{length} char{'s' if n > 1 else ''} {band}", "roles": []}
+                    )
+                    entry["roles"] += [f"{band}: {role}" for role in roles]
+        log(f"  {len(chosen)} terms chosen in {time.perf_counter() - started:.1f} s; "
+            "measuring them ...")  # fmt: skip
+        terms = []
+        for term, entry in chosen.items():
+            matches = share(session, User, term)
+            ranks = {
+                order_name(s, d): first_match_rank(session, User, term, s, d) if matches else None
+                for s, d in ORDERS
+            }
+            terms.append(
+                {
+                    "kind": entry["kind"],
+                    "term": term,
+                    "length": length_class(term),
+                    "band": band_of(matches / total),
+                    "roles": entry["roles"],
+                    "special": entry.get("special", False),
+                    "matches": matches,
+                    "share": matches / total,
+                    "ranks": ranks,
+                }
             )
-        ]
-        chars, pairs = Counter(), Counter()
-        for t in texts:
-            chars.update(set(t) - {"\n"})
-            pairs.update(
-                {t[i : i + 2] for i in range(len(t) - 1) if t[i].isalpha() and t[i + 1].isalpha()}
-            )
-        terms = [
-            ("rare", email.split("@")[0].casefold()),
-            ("common", "example"),
-            ("no match", "zzqxj-no-match"),
-            ("1 char rare", min(chars, key=lambda c: (chars[c], c))),
-            ("1 char very rare", "-"),
-            ("1 char common", "a"),
-            ("2 chars rare", min(pairs, key=lambda p: (pairs[p], p))),
-            ("2 chars very rare", "-h"),
-            ("2 chars common", max(pairs, key=lambda p: (pairs[p], p))),
-            ("customer id part", customer[7:13]),
-        ]
-        out = []
-        for kind, term in terms:
-            hits = share(session, User, term)
-            out.append({"kind": kind, "term": term, "matches": hits, "share": hits / total})
-    return out
+    return {
+        "terms": terms,
+        "notes": notes,
+        "picking_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def data_fingerprint(app, models, total: int) -> str:
+    """What the cached terms were picked on: the users, their first search texts, the
+    columns the sorts read and the picking's version (a reseed or a new search text
+    changes it)."""
+    User = models.User
+    with app.app_context():
+        first = db.session.execute(
+            select(User.id, User.search_text).order_by(User.id).limit(200)
+        ).all()
+        last = db.session.scalar(select(func.max(User.id)))
+    seen = [PICK_VERSION, total, last, [(s.name, s.attribute) for s in SORT_TABLE]]
+    seen.append([list(row) for row in first])
+    return hashlib.sha256(json.dumps(seen, default=str).encode()).hexdigest()[:16]
+
+
+def terms_for(app, models, total: int, path: Path, repick: bool, child: list | None = None):
+    """The picked terms: from ``path`` when they were picked on the same data, else picked
+    now and written there; with ``child`` (a ``--pick-only`` command line), picked by that
+    process, so that the sample's memory is not counted in this one's peak RSS."""
+    fingerprint = data_fingerprint(app, models, total)
+
+    def cached() -> dict | None:
+        if not path.exists():
+            return None
+        found = json.loads(path.read_text())
+        if found.get("users") != total or found.get("fingerprint") != fingerprint:
+            return None
+        return found
+
+    found = None if repick else cached()
+    if found is not None:
+        print(f"search terms from {path} (picked in {found['picking_s']} s)", flush=True)
+        return {**found, "cached": True}
+    if child is not None:
+        print("picking search terms in a child process ...", flush=True)
+        if subprocess.run(child).returncode != 0 or (found := cached()) is None:
+            raise BenchError(f"picking the search terms failed: {' '.join(child)}")
+        return {**found, "cached": False}
+    print(f"picking search terms at {total:,} users ...", flush=True)
+    picked = pick_terms(app, models, total)
+    picked.update(users=total, fingerprint=fingerprint)
+    path.write_text(json.dumps(picked, indent=1, ensure_ascii=False))
+    print(f"picked {len(picked['terms'])} terms in {picked['picking_s']} s: {path}", flush=True)
+    return {**picked, "cached": False}
+
+
+def print_terms(picked: dict) -> None:
+    names = [order_name(s, d) for s, d in ORDERS]
+    print(f"{'term':>22} {'length':>6} {'band':>6} {'users':>9} {'share':>9}  first match in "
+          + ", ".join(names))  # fmt: skip
+    for t in picked["terms"]:
+        places = " ".join(
+            f"{'-' if t['ranks'].get(n) is None else t['ranks'][n]:>7}" for n in names
+        )
+        print(
+            f"{t['term']!r:>22} {t['length']:>6} {t['band']:>6} {t['matches']:>9,} "
+            f"{t['share']:>9.4%}  {places}  [{roles_text(t['roles'])}]"
+        )
+    for note in picked["notes"]:
+        print(f"  note: {note}")
 
 
 # -- the extension ------------------------------------------------------------------------
@@ -334,42 +748,69 @@ def bench_batches(client, app, models, repeat: int, depths: list[int]) -> list[C
     return cases
 
 
-def search_sequence(client, term: str, sort: str) -> tuple[list[float], list[int]]:
+def search_sequence(client, term: str, sort: str, desc: bool) -> tuple[list[float], list[int]]:
     """A search as the search box makes it (the first batch, which replaces the rows in
     place), then the next batches until 30 rows or the end: (ms each, rows each)."""
     times, rows, cursor = [], [], None
     while cursor is None or (sum(rows) < 30 and cursor):
         if len(times) > 100_000:
             raise BenchError(f"search {term!r} sort={sort}: no end after 100,000 batches")
-        ms, response = get(client, "/admin/users/batch", q=term, sort=sort, cursor=cursor or "")
+        ms, response = get(
+            client,
+            "/admin/users/batch",
+            q=term,
+            sort=sort,
+            desc="1" if desc else "0",
+            cursor=cursor or "",
+        )
         times.append(ms)
         rows.append(rows_in(response))
         cursor = response.headers.get("X-Next-Cursor", "")
     return times, rows
 
 
-def bench_searches(client, repeat: int, terms: list[dict]) -> list[Case]:
-    """Each term with each sort: the first batch, the next ones, the time until 30 rows.
+def search_orders(term: dict, directions: str) -> list[tuple[str, bool]]:
+    """The orders a term is searched in: every sort in both directions (``both``), or
+    (``late``) every sort in its first-click direction, and the other direction of a sort
+    where the term was picked as late."""
+    if directions == "both":
+        return list(ORDERS)
+    late = {role.split(" in ", 1)[1] for role in term["roles"] if ": late in " in role}
+    return [
+        (sort, desc)
+        for sort, desc in ORDERS
+        if desc == BY_NAME[sort].first_desc or order_name(sort, desc) in late
+    ]
+
+
+def bench_searches(client, repeat: int, terms: list[dict], directions: str) -> list[Case]:
+    """Each term with each sort (in both directions, or as :func:`search_orders` says):
+    the first batch, the following ones, and the whole search until 30 rows (or the end).
 
     A sequence over 1 s (a rare short term streamed by bounded scans) runs 5 times in all.
     The rows shown must reach 30 or every match: else the case is marked WRONG.
     """
     cases = []
-    for t in terms:
-        for sort in SORTS:
-            first = search_sequence(client, t["term"], sort)
+    for number, t in enumerate(terms, 1):
+        started = time.perf_counter()
+        orders = search_orders(t, directions)
+        for sort, desc in orders:
+            first = search_sequence(client, t["term"], sort, desc)
             capped = sum(first[0]) > 1000
             runs = [first] if capped else []  # else the first was the warm-up
             wanted = min(repeat, 5) if capped else repeat
-            runs += [search_sequence(client, t["term"], sort) for _ in range(wanted - len(runs))]
+            runs += [
+                search_sequence(client, t["term"], sort, desc) for _ in range(wanted - len(runs))
+            ]
             firsts = [times[0] for times, _ in runs]
             more = [ms for times, _ in runs for ms in times[1:]]
             totals = [sum(times) for times, _ in runs]
             shown = runs[0][1]
+            name = order_name(sort, desc)
             case = Case(
                 "search",
-                f"search {t['kind']} {t['term']!r} ({t['share']:.2%}), sort={sort}",
-                f"/admin/users/batch?q={t['term']}&sort={sort}",
+                f"search {t['kind']} {t['term']!r} ({t['share']:.3%}), sort={name}",
+                f"/admin/users/batch?q={t['term']}&sort={sort}&desc={int(desc)}",
                 len(firsts),
                 p50(firsts),
                 max(firsts),
@@ -383,15 +824,28 @@ def bench_searches(client, repeat: int, terms: list[dict]) -> list[Case]:
                 len(runs[0][0]),
                 len(t["term"]),
                 capped=capped,
+                term=t["term"],
+                kind=t["kind"],
+                order=name,
+                band=t["band"],
+                length=t["length"],
+                first_match=t["ranks"].get(name),
             )
             fewest = min(sum(rows) for _, rows in runs)
             if fewest < min(30, t["matches"]):
                 case.error = f"WRONG: the list ended after {fewest} rows; {t['matches']:,} match"
                 print(f"  {case.name}: {case.error}", flush=True)
-            if sort == "created":
+            if t.get("special") and t["kind"] in PLAIN_TERMS and sort == "created" and desc:
                 case.ratio_kind = "search"
                 case.plain_spec = plain_spec("created", True, search=t["term"])
             cases.append(case)
+        worst = max(cases[-len(orders) :], key=lambda c: c.until30_p50)
+        print(
+            f"  {number}/{len(terms)} {t['term']!r}: {time.perf_counter() - started:.1f} s, "
+            f"worst whole search {worst.until30_p50:.1f} ms ({worst.order}, "
+            f"{worst.until30_requests} request{'s' if worst.until30_requests != 1 else ''})",
+            flush=True,
+        )
     return cases
 
 
@@ -419,10 +873,11 @@ def bench_pages(client, app, models, repeat: int, facts: dict, terms: list[dict]
     chats = add("page", "full list page, sort=chats desc", "/admin/users/", sort="chats", desc="1")
     chats.ratio_kind, chats.plain_spec = "chats", plain_spec("chats", True)
     add("page", "full list page, status=deactivated", "/admin/users/", status="deactivated")
-    for t in terms:  # a search opened from its address (a link, a reload): the whole page
-        if t["kind"] in ("rare", "common", "1 char common"):
-            add("page", f"full list page, search {t['kind']} {t['term']!r}", "/admin/users/",
-                q=t["term"])  # fmt: skip
+    named = representatives(terms)
+    for kind in ("rare", "common", "1 char common"):  # opened from its address: the whole page
+        if kind in named:
+            add("page", f"full list page, search {kind} {named[kind]!r}", "/admin/users/",
+                q=named[kind])  # fmt: skip
     heavy = facts["heavy_id"]
     add(
         "dialog",
@@ -449,16 +904,31 @@ def bench_pages(client, app, models, repeat: int, facts: dict, terms: list[dict]
             f"/admin/users/{heavy}/audit",
             cursor=deep,
         )
-    by_kind = {t["kind"]: t["term"] for t in terms}
     add("counts", "status counts, no search", "/admin/users/counts")
-    for kind in ("common", "rare", "1 char common", "1 char rare", "2 chars rare"):
+    kinds = ("common", "rare", "1 char common", "1 char few %", "2 chars few %", "1 char rare",
+             "2 chars rare")  # fmt: skip
+    for kind in dict.fromkeys(k for k in kinds if k in named):
         add(
             "counts",
-            f"status counts, search {kind} {by_kind[kind]!r}",
+            f"status counts, search {kind} {named[kind]!r}",
             "/admin/users/counts",
-            q=by_kind[kind],
+            q=named[kind],
         )
     return cases
+
+
+def representatives(terms: list[dict]) -> dict[str, str]:
+    """Terms by name for the full page and the status counts: the special ones, and of the
+    1- and 2-character terms found, the commonest, the one nearest a few percent (the
+    slowest to count) and the rarest."""
+    named = {t["kind"]: t["term"] for t in terms if t.get("special")}
+    for length, label in (("1", "1 char"), ("2", "2 chars")):
+        found = [t for t in terms if t["length"] == length and t["matches"]]
+        if found:
+            named[f"{label} common"] = max(found, key=lambda t: t["matches"])["term"]
+            named[f"{label} few %"] = min(found, key=lambda t: closeness(t["share"], 0.05))["term"]
+            named[f"{label} rare"] = min(found, key=lambda t: t["matches"])["term"]
+    return named
 
 
 def audit_cursor(app, models, user_id: int, depth: int) -> str | None:
@@ -603,6 +1073,8 @@ def judge(case: Case, factor: float) -> None:
             misses.append(f"next max>{max_target * factor:g}")
         if case.term_len >= 3 and case.until30_p50 > SEARCH_UNTIL_30 * factor:
             misses.append(f"until-30 p50>{SEARCH_UNTIL_30 * factor:g}")
+        if case.until30_p50 > WHOLE_SEARCH * factor:
+            misses.append(f"whole search p50>{WHOLE_SEARCH * factor:g}")
     # PostgreSQL: within 2x of each SQLite target, ratios included.
     ratio_target = case.ratio_kind and RATIO_TARGETS[case.ratio_kind] / factor
     if ratio_target and case.ratio is not None and case.ratio < ratio_target:
@@ -620,7 +1092,115 @@ def pair(a: float | None, b: float | None) -> str:
     return "" if a is None else f"{fmt(a)} / {fmt(b)}"
 
 
-def markdown(meta: dict, terms: list[dict], cases: list[Case]) -> str:
+def term_table(picked: dict) -> list[str]:
+    """The search terms, their share and the rows before their first match in each order."""
+    names = [order_name(s, d) for s, d in ORDERS]
+    lines = [
+        "| term | kind | length | band | matches | share | " + " | ".join(names) + " | picked as |",
+        "|---|---|---|---|---|---|" + "---|" * len(names) + "---|",
+    ]
+    for t in picked["terms"]:
+        places = " | ".join(
+            "–" if t["ranks"].get(n) is None else f"{t['ranks'][n]:,}" for n in names
+        )
+        lines.append(
+            f"| `{t['term']}` | {t['kind']} | {t['length']} | {t['band']} | {t['matches']:,} "
+            f"| {t['share']:.4%} | {places} | {roles_text(t['roles'])} |"
+        )
+    return lines
+
+
+def roles_text(roles: list[str]) -> str:
+    """What a term was picked as, per band: ``5%: centre; early in email asc, status asc;
+    late in status desc``."""
+    bands: dict[str, dict[str, list[str]]] = {}
+    for role in roles:
+        band, sep, what = role.partition(": ")
+        if not sep:  # a named term
+            bands.setdefault("", {}).setdefault(role, [])
+            continue
+        kind, _, place = what.partition(" in ")
+        places = bands.setdefault(band, {}).setdefault(kind, [])
+        if place:
+            places.append(place)
+    parts = []
+    for band, kinds in bands.items():
+        said = "; ".join(
+            f"{kind} in {', '.join(places)}" if places else kind for kind, places in kinds.items()
+        )
+        parts.append(f"{band}: {said}" if band else said)
+    return " / ".join(parts)
+
+
+def search_summary(cases: list[Case]) -> list[str]:
+    """Per band and length the slowest whole search, the slowest of all, and every miss."""
+    searches = [c for c in cases if c.family == "search"]
+    lines = []
+    if searches:
+        bands = [name for name, _ in BANDS] + ["none"]
+        lengths = [name for name, _ in LENGTHS]
+        cells: dict[tuple, list[Case]] = {}
+        for c in searches:
+            cells.setdefault((c.band, c.length), []).append(c)
+        lines += [
+            "## Searches: the worst case per band and length",
+            "",
+            "The slowest whole search (until 30 rows or the end, p50) of each share band and "
+            "term length, over every term of the cell and every order it was searched in.",
+            "",
+            "| band | length | terms | worst term | sort, direction | whole search p50 / max "
+            "| requests | rows before its first match | result |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key in sorted(
+            cells,
+            key=lambda k: (
+                bands.index(k[0]) if k[0] in bands else 99,
+                lengths.index(k[1]) if k[1] in lengths else 99,
+            ),
+        ):
+            group = cells[key]
+            worst = max(group, key=lambda c: c.until30_p50)
+            lines.append(
+                f"| {key[0]} | {key[1]} | {len({c.term for c in group})} | `{worst.term}` "
+                f"| {worst.order} | {pair(worst.until30_p50, worst.until30_max)} "
+                f"| {worst.until30_requests} "
+                f"| {'–' if worst.first_match is None else f'{worst.first_match:,}'} "
+                f"| {worst.result} |"
+            )
+        worst = max(searches, key=lambda c: c.until30_p50)
+        lines += [
+            "",
+            f"**Worst search overall:** `{worst.term}` ({worst.kind}, band {worst.band}, "
+            f"length {worst.length}), sort={worst.order}: whole search p50 "
+            f"{fmt(worst.until30_p50)} ms, max {fmt(worst.until30_max)} ms, "
+            f"{worst.until30_requests} request{'s' if worst.until30_requests != 1 else ''}, "
+            f"first request p50 {fmt(worst.p50)} ms; "
+            f"{worst.result}.",
+            "",
+        ]
+    missed = [c for c in cases if c.result != "pass"]
+    lines += [f"## Cases that miss a target ({len(missed)})", ""]
+    if missed:
+        lines += [
+            "| case | p50 / max | next batches p50 / max | until 30 p50 / max (requests) "
+            "| result |",
+            "|---|---|---|---|---|",
+        ]
+        for c in missed:
+            until = "" if c.until30_p50 is None else (
+                f"{pair(c.until30_p50, c.until30_max)} ({c.until30_requests})"
+            )  # fmt: skip
+            lines.append(
+                f"| {c.name} | {pair(c.p50, c.max)} | {pair(c.more_p50, c.more_max)} "
+                f"| {until} | {c.result} |"
+            )
+    else:
+        lines.append("None.")
+    return lines + [""]
+
+
+def markdown(meta: dict, picked: dict, cases: list[Case]) -> str:
     lines = [f"# Admin > Users benchmark: {meta['users']:,} users, {meta['dialect']}", ""]
     for key in (
         "date",
@@ -634,6 +1214,7 @@ def markdown(meta: dict, terms: list[dict], cases: list[Case]) -> str:
         "heavy_audit",
         "seeding",
         "repeat",
+        "search_directions",
         "quick",
         "peak_rss_setup_mb",
         "peak_rss_bench_mb",
@@ -642,17 +1223,33 @@ def markdown(meta: dict, terms: list[dict], cases: list[Case]) -> str:
         "url",
         "tables",
         "user_indexes",
+        "terms_picked",
         "timing_s",
         "summary",
     ):
         value = meta.get(key)
         shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
         lines.append(f"- {key}: {shown}")
-    lines += ["", "| search term kind | term | matches | share |", "|---|---|---|---|"]
     lines += [
-        f"| {t['kind']} | `{t['term']}` | {t['matches']:,} | {t['share']:.3%} |" for t in terms
+        "",
+        "## Search terms",
+        "",
+        "Picked from the data for each length (1, 2, 3, 5+ characters) and share band "
+        "(about 0.001%, 0.1%, 1%, 5%, 20%, over 60%): the term nearest the band's centre, "
+        "and for each sort and direction the one whose first match comes earliest and the "
+        "one whose first match comes latest ('centre', 'early in', 'late in'); then the "
+        "named terms. Under each order: the rows before the term's first user in it.",
+        "",
+        *term_table(picked),
+        "",
     ]
+    if picked["notes"]:
+        lines += ["Bands and places not found:", ""]
+        lines += [f"- {note}" for note in picked["notes"]]
+        lines.append("")
+    lines += search_summary(cases)
     lines += [
+        "## Every case",
         "",
         "Times in ms (p50 / max over n requests). Searches, as the search box makes them: "
         "the first batch (it replaces the rows in place), then the following batch "
@@ -742,11 +1339,26 @@ def main() -> int:
     parser.add_argument("--skip-plain", action="store_true", help="no plain Flask-Admin baseline")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--fresh", action="store_true", help="delete the SQLite file and reseed")
+    parser.add_argument(
+        "--pick-only",
+        action="store_true",
+        help="only pick the search terms (no seeding, no timing): print them and exit",
+    )
+    parser.add_argument(
+        "--repick", action="store_true", help="pick the search terms again (not from the cache)"
+    )
+    parser.add_argument(
+        "--search-directions",
+        choices=("both", "late"),
+        help="search each term with every sort in both directions (default), or in the "
+        "first-click direction and where it is late (default with --quick)",
+    )
     args = parser.parse_args()
     if args.fresh and args.database_url:
         parser.error("--fresh only deletes the default SQLite file; recreate that database")
     args.users = args.users or (3_000 if args.quick else 1_000_000)
     args.repeat = args.repeat or (5 if args.quick else 20)
+    args.search_directions = args.search_directions or ("late" if args.quick else "both")
     heavy_audit = 5_000 if args.quick else 100_000
     Path(args.out).mkdir(parents=True, exist_ok=True)
     url = database_url(args)
@@ -755,13 +1367,25 @@ def main() -> int:
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
     models = app.extensions["admin_users"].models
+    terms_path = Path(args.out) / f"bench-{args.users}-{dialect}-terms.json"
+    if args.pick_only:  # the database as it is: nothing is written to it
+        with app.app_context():
+            if not inspect(db.engine).has_table(models.User.__tablename__):
+                raise BenchError(f"--pick-only needs a seeded database; {url} has no users")
+            users = db.session.scalar(select(func.count()).select_from(models.User))
+        print_terms(terms_for(app, models, users, terms_path, args.repick))
+        return 0
     facts = prepare(app, models, args, heavy_audit)
-    terms = pick_terms(app, models, facts["users"])
+    child = [sys.executable, str(Path(__file__).resolve()), "--pick-only", "--users",
+             str(args.users), "--database-url", url, "--out", args.out]  # fmt: skip
+    child += ["--repick"] if args.repick else []
+    picked = terms_for(app, models, facts["users"], terms_path, args.repick, child)
+    terms = picked["terms"]
     setup_rss = peak_rss_mb()
     rss_reset = reset_peak_rss()
     gc.freeze()  # the loaded app's objects, set apart as gunicorn.conf.py does
-    for t in terms:
-        print(f"term {t['kind']:>16}: {t['term']!r:>24} {t['matches']:>9,} users {t['share']:.3%}")
+    if picked["cached"]:  # else the child printed them
+        print_terms(picked)
 
     client = app.test_client()
     with app.app_context():
@@ -775,7 +1399,7 @@ def main() -> int:
     print("timing next batches ...", flush=True)
     cases = bench_batches(client, app, models, args.repeat, depths)
     print("timing searches ...", flush=True)
-    cases += bench_searches(client, args.repeat, terms)
+    cases += bench_searches(client, args.repeat, terms, args.search_directions)
     print("timing pages, dialog, tabs, counts ...", flush=True)
     cases += bench_pages(client, app, models, args.repeat, facts, terms)
     ours_s = time.perf_counter() - started
@@ -805,6 +1429,7 @@ def main() -> int:
         "seeding": seeding,
         "seeding_s": facts["seeding_s"],
         "repeat": args.repeat,
+        "search_directions": args.search_directions,
         "quick": args.quick,
         "peak_rss_setup_mb": round(setup_rss, 1),
         "peak_rss_bench_mb": round(bench_rss, 1),
@@ -812,16 +1437,26 @@ def main() -> int:
         + ("; seeded in this process: rerun for a clean figure" if facts["seeding_s"] else ""),
         "rss_result": "pass" if rss_ok else f"FAIL > {RSS_TARGET_MB} MB",
         "timing_s": round(ours_s, 1),
+        "terms_picked": f"{len(terms)} terms, "
+        + (f"from {terms_path}" if picked["cached"] else f"in {picked['picking_s']} s"),
         **schema(app, models),
         "summary": f"{len(cases) - len(failed)} of {len(cases)} cases pass, "
         f"{len(failed)} miss a target; RSS {'pass' if rss_ok else 'FAIL'}",
     }
-    report = markdown(meta, terms, cases)
+    report = markdown(meta, picked, cases)
     print("\n" + report)
     stem = Path(args.out) / f"bench-{args.users}-{dialect}"
     stem.with_suffix(".md").write_text(report)
     stem.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "terms": terms, "cases": [asdict(c) for c in cases]}, indent=2)
+        json.dumps(
+            {
+                "meta": meta,
+                "terms": terms,
+                "term_notes": picked["notes"],
+                "cases": [asdict(c) for c in cases],
+            },
+            indent=2,
+        )
     )
     print(f"Wrote {stem}.md and {stem}.json")
     return 1 if args.check and (failed or not rss_ok) else 0
