@@ -97,16 +97,19 @@ def seed_demo_data(
         report("users", totals["users"], count)
     steps = len(indexes) + len(foreign_keys) + 1 + (connection.dialect.name == "postgresql")
     report("indexes", 0, steps)
-    for done, index in enumerate(indexes, 1):
+    # The search index first: with no index yet that holds the search text, SQLite fills
+    # it reading the table in id order, which FTS5 takes in several times faster than the
+    # order of a sort's index.
+    search.create(connection, M.User.__tablename__)
+    report("indexes", 1, steps)
+    for done, index in enumerate(indexes, 2):
         index.create(connection)
         report("indexes", done, steps)
-    for done, (table, name, definition) in enumerate(foreign_keys, len(indexes) + 1):
+    for done, (table, name, definition) in enumerate(foreign_keys, len(indexes) + 2):
         # checked once for all rows
         connection.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         report("indexes", done, steps)
-    search.create(connection, M.User.__tablename__)
     counters.recount(connection, M.User, M.StatusCount)  # the rows were written without the ORM
-    report("indexes", len(indexes) + len(foreign_keys) + 1, steps)
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA cache_size = -2000")  # back to the default
     if connection.dialect.name == "postgresql":
