@@ -22,7 +22,17 @@ from . import counters, walks
 from .errors import BadListRequest, SelectionChanged
 from .keyset import CursorFormat, keyset_rows, row_id
 from .models import Status, utcnow
-from .planner import CANDIDATES, INDEX_WALK, QUICK_WALK, Plan, plan
+from .planner import (
+    CANDIDATES,
+    COLLECTING,
+    INDEX_WALK,
+    QUICK_WALK,
+    Plan,
+    Progress,
+    plan,
+    start_collecting,
+    term_ids,
+)
 from .sorts import BY_NAME, DEFAULT_SORT, SORTS
 from .state import get_state
 
@@ -112,27 +122,33 @@ class Batch:
 # -- cursors ------------------------------------------------------------------------------
 
 
-def make_cursor(query: ListQuery, value, user_id: int, as_of: datetime) -> str:
-    """An opaque position in the list: just after the row ``(value, user_id)``. Times go
-    as ISO 8601 and collation keys as hex; the sort's ``decode`` reads them back."""
+def make_cursor(
+    query: ListQuery, value, user_id: int, as_of: datetime, progress: Progress | None = None
+) -> str:
+    """An opaque position in the list: just after the row ``(value, user_id)``, with what
+    the search knows so far (``progress``). Times go as ISO 8601 and collation keys as
+    hex; the sort's ``decode`` reads them back."""
     if isinstance(value, datetime):
         value = value.isoformat()
     elif isinstance(value, bytes | memoryview):
         value = bytes(value).hex()
-    return CURSOR.dumps(query.fingerprint, value, user_id, as_of.isoformat())
+    known = [progress.dumps()] if progress not in (None, Progress()) else []
+    return CURSOR.dumps(query.fingerprint, value, user_id, as_of.isoformat(), *known)
 
 
 def read_cursor(query: ListQuery, token: str):
-    """``(value, id, as_of)`` from a cursor made for this very query; else BadListRequest."""
+    """``(value, id, as_of, progress)`` from a cursor made for this very query; else
+    BadListRequest."""
     decode = BY_NAME[query.sort].decode
 
-    def read(fingerprint, value, user_id, as_of):
-        return fingerprint, decode(value), row_id(user_id), datetime.fromisoformat(as_of)
+    def read(fingerprint, value, user_id, as_of, progress=None):
+        progress = Progress() if progress is None else Progress.loads(progress)
+        return fingerprint, decode(value), row_id(user_id), datetime.fromisoformat(as_of), progress
 
-    fingerprint, value, user_id, as_of = CURSOR.loads(token, read)
+    fingerprint, value, user_id, as_of, progress = CURSOR.loads(token, read)
     if fingerprint != query.fingerprint:
         raise BadListRequest("This list position belongs to another search or sort.")
-    return value, user_id, as_of
+    return value, user_id, as_of, progress
 
 
 # -- batches ------------------------------------------------------------------------------
@@ -142,21 +158,21 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
     """The next users of the list after ``cursor`` (the first ones without).
 
     Usually ``limit`` users, in order, read the way :func:`~admin_users.planner.plan`
-    says. After a bounded scan the batch may hold fewer, and its cursor says where the
-    reading stopped, so that scrolling goes on from there.
+    says. After a bounded scan, or while collecting, the batch may hold fewer, and its
+    cursor says where the reading stopped, so that scrolling goes on from there.
     """
     state = get_state()
     session, User = state.db.session, state.models.User
     limit = limit or current_app.config["ADMIN_USERS_PAGE_SIZE"]
     column = BY_NAME[query.sort].column(User)
-    after = None
+    after, progress = None, None
     if cursor is None:
         as_of = utcnow()
     else:
-        value, last_id, as_of = read_cursor(query, cursor)
+        value, last_id, as_of, progress = read_cursor(query, cursor)
         after = (value, last_id)
-    how = plan(query, after, as_of, limit=limit)
-    last = None
+    how = plan(query, after, as_of, limit=limit, progress=progress)
+    progress, last = how.progress, None
     if how.way == QUICK_WALK:
         users = how.users
     elif how.way in (INDEX_WALK, CANDIDATES):
@@ -165,12 +181,24 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
             conditions.append(User.id.in_(how.ids))  # read these few rows by their key
         statement = select(User).where(*conditions)
         users = keyset_rows(session, statement, column, User.id, query.desc, after, limit)
+    elif how.way == COLLECTING:
+        found = term_ids(state, query)
+        users, progress = walks.collect(
+            session, User, query, after, as_of, limit, found, progress, state.plan_settings
+        )
+        if users is None:  # windows left, or collecting gave up: on from the same place
+            progress = progress and Progress(many=True, collect=progress)
+            progress = progress or Progress(many=True, scan_only=True)
+            return Batch([], make_cursor(query, *after, as_of, progress), how)
+        progress = Progress(many=True)
     else:
         budget = state.plan_settings.scan_limit
         users, last = walks.scan(session, User, query, after, as_of, limit, budget)
+        if last is not None and len(users) < limit and progress is not None:
+            progress = start_collecting(query, progress)
     if last is None and len(users) == limit:  # a whole batch: the list goes on after it
         last = (getattr(users[-1], column.key), users[-1].id)
-    return Batch(users, make_cursor(query, *last, as_of) if last else None, how)
+    return Batch(users, make_cursor(query, *last, as_of, progress) if last else None, how)
 
 
 def iterate(query: ListQuery, limit: int | None = None):
@@ -214,7 +242,7 @@ def status_counts(query: ListQuery, cap: int | None = None) -> dict[str, dict]:
     (:mod:`admin_users.counters`), exact. Otherwise exact up to ``cap``
     (``PlanSettings.status_count_cap``); ``more`` means "at least ``count``": beyond the
     cap, or where a term no index answers would need more index entries read than a
-    batch reads (``scan_limit``, a quarter of them for each status).
+    batch reads (``count_limit``, a quarter of them for each status).
     """
     state = get_state()
     session, User = state.db.session, state.models.User
@@ -237,7 +265,7 @@ def status_counts(query: ListQuery, cap: int | None = None) -> dict[str, dict]:
     # Read at most `budget` entries of each status's index, counting the matches among
     # them up to one past the cap (a common term stops early); where fewer matched, count
     # the entries read (the index alone), to tell whether the budget ran out.
-    budget = state.plan_settings.scan_limit // len(Status) if conditions else cap + 1
+    budget = state.plan_settings.count_limit // len(Status) if conditions else cap + 1
     values = {"term": walks.term_value(query)} if query.search else {}
     found = walks.count_by_status(
         session, User, query, list(Status), budget, cap, conditions, values

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from .keyset import order, ranges
 from .sorts import BY_NAME
@@ -28,7 +28,8 @@ def escape_like(term: str) -> str:
 
 def filters(User, query: ListQuery, *, status: bool = True) -> list:
     """The conditions that define the list: the search (one case-folded substring of
-    the email or the customer id), the status and the pending-requests filter."""
+    the email, the customer id or the guest id), the status and the pending-requests
+    filter."""
     conditions = []
     if query.search:
         term = bindparam("term", term_value(query))
@@ -128,7 +129,6 @@ def scan(session, User, query: ListQuery, after, as_of, limit: int, budget: int)
     """Read the list in order from ``after``, at most ``budget`` index entries a range,
     keeping the rows that match ``query``: ``(users, where to go on)``, the latter None at
     the end of the list. The database does the reading and filtering."""
-    connection = session.connection()
     column, desc = BY_NAME[query.sort].column(User), query.desc
     users, go_on = [], None
     for part in ranges(column, User.id, desc, after):
@@ -137,26 +137,60 @@ def scan(session, User, query: ListQuery, after, as_of, limit: int, budget: int)
         if len(users) == limit:
             go_on = (getattr(found[-1], column.key), found[-1].id)
             break
-        last_read = connection.execute(_last_of(User, column, desc, part, budget)).first()
-        last_there = connection.execute(
-            select(column, User.id)
-            .where(*part)
-            .order_by(*order(column, User.id, not desc))
-            .limit(1)
-        ).first()
-        if last_read is not None and tuple(last_read) != tuple(last_there):
-            go_on = tuple(last_read)  # the budget ran out inside this range
+        last_read = session.execute(_last_of(User, column, desc, part, budget)).first()
+        if last_read is not None:  # the budget ran out inside this range
+            go_on = tuple(last_read)
             break
     return users, go_on
 
 
+def collect(session, User, query: ListQuery, after, as_of, limit: int, found, progress, settings):
+    """One step of a collecting search: the term's users of the next window of ids (from
+    ``found``, :func:`admin_users.planner.term_ids`), the first ``limit`` of them after
+    ``after`` kept with those kept before. ``(users, progress)``: users None while there
+    are windows left (the next one sized to hold about ``settings.collect_batch`` of the
+    term's users); at the last, the first ``limit`` users of the list, in order; progress
+    None where the term's users left would be over ``settings.collect_limit``: scan instead.
+
+    Each user of the term is read once, by its key: the cost is the term's users, not how
+    far down the order they sit (a walk's cost)."""
+    next_id, window, last_id, best = progress.collect
+    ids, id_column = found
+    column, desc = BY_NAME[query.sort].column(User), query.desc
+    wanted = conditions_after(User, query, after, as_of)
+    if after is not None:
+        wanted.append(or_(*(and_(*part) for part in ranges(column, User.id, desc, after))))
+    # The window's ids first, from the term's index; on PostgreSQL kept apart (MATERIALIZED)
+    # so that its planner cannot choose to walk the sort index instead.
+    in_window = ids.where(id_column >= next_id, id_column < next_id + window)
+    in_window = in_window.cte("collect_window").prefix_with("MATERIALIZED", dialect="postgresql")
+    held = select(func.count()).select_from(in_window).scalar_subquery()
+    first = session.execute(
+        select(User.id, held)
+        .join(in_window, User.id == in_window.c[0])
+        .where(*wanted)
+        .order_by(*order(column, User.id, desc))
+        .limit(limit)
+    ).all()
+    kept = select(User).where(User.id.in_([*best, *(row[0] for row in first)]), *wanted)
+    kept = kept.order_by(*order(column, User.id, desc)).limit(limit)
+    next_id += window
+    if next_id > last_id:
+        return session.scalars(kept).all(), None
+    best = tuple(session.scalars(kept.with_only_columns(User.id)).all())
+    held = first[0][1] if first else 0  # (no row kept: fewer, but still a fair guess)
+    if held * (last_id - next_id + 1) / window > settings.collect_limit:
+        return None, None
+    window = max(1, int(window * min(4.0, max(0.25, settings.collect_batch / max(held, 1)))))
+    return None, (next_id, window, last_id, best)
+
+
 def _last_of(User, column, desc: bool, part, budget: int):
-    """The last ``(value, id)`` among the first ``budget`` rows of a range (reading the
-    index alone, without the search test)."""
-    span = select(column.label("value"), User.id).where(*part)
-    span = span.order_by(*order(column, User.id, desc)).limit(budget).subquery()
-    last = order(span.c.value, span.c.id, not desc)
-    return select(span.c.value, span.c.id).order_by(*last).limit(1)
+    """The ``budget``-th ``(value, id)`` of a range, if it has that many rows: where a
+    scan of ``budget`` rows stopped. OFFSET steps over the index entries without sorting
+    or keeping them (reading them back in reverse order cost more than the scan)."""
+    span = select(column, User.id).where(*part).order_by(*order(column, User.id, desc))
+    return span.offset(budget - 1).limit(1)
 
 
 def count_by_status(session, User, query, statuses, budget, cap, conditions=(), values=None):

@@ -175,17 +175,29 @@ def recorded_sql(engine):
         event.remove(engine, "before_cursor_execute", record)
 
 
-def offsets_or_counts(statements) -> list[str]:
-    """The statements that count rows or skip rows with OFFSET.
+def offsets_or_counts(statements, scan_limit: int = 0) -> list[str]:
+    """The statements that count rows or skip rows with OFFSET, but for the two bounded
+    ones: a bounded scan's stop (the ``scan_limit``-th row of a range: ``LIMIT 1 OFFSET``
+    below ``scan_limit``), and a collecting step's count of the term's users in its window.
 
     SQLite's dialect writes ``OFFSET ?`` bound to 0 after every LIMIT: that skips nothing.
     """
 
     def skips(s, p) -> bool:
-        offsets = [p[s[: m.end()].count("?") - 1] for m in re.finditer(r"OFFSET \?", s)]
-        return "OFFSET" in s.replace("OFFSET ?", "") or any(offsets)
+        bound = {}  # LIMIT and OFFSET: their values, from "?" by position or by name
+        for m in re.finditer(r"(LIMIT|OFFSET) (\?|%\((\w+)\)S)", s):
+            name = m.group(3)
+            bound[m.group(1)] = p[name.lower()] if name else p[s[: m.end()].count("?") - 1]
+        if "OFFSET" in bound:
+            if bound.get("LIMIT") == 1 and bound["OFFSET"] < scan_limit:
+                return False  # a bounded scan's stop
+            return bool(bound["OFFSET"])
+        return "OFFSET" in s
 
-    return [s for s, p in statements if "COUNT(" in s or skips(s, p)]
+    def counts(s) -> bool:
+        return "COUNT(" in re.sub(r"COUNT\(\*\) AS \w+\s+FROM COLLECT_WINDOW", "", s)
+
+    return [s for s, p in statements if counts(s) or skips(s, p)]
 
 
 @contextmanager
