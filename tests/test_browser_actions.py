@@ -149,3 +149,35 @@ def test_bulk_deactivation_of_all_matching_behind_the_typed_number(admin_page, b
     assert f"Deactivated {active - 1} users" in page.locator(".bulk-feedback").inner_text()
     with browser_app.app_context():  # everyone but the admin, the rows not loaded too
         assert [u.email for u in iterate(ListQuery(status=Status.ACTIVE))] == ["admin@example.com"]
+
+
+def test_actions_reuse_the_pages_csrf_token_and_renew_a_stale_one(admin_page):
+    """A POST goes with the page's CSRF token, without asking for one first; a token the
+    server refuses (expired, or the admin signed in anew elsewhere) is renewed once."""
+    page = admin_page
+    asked = []
+    page.on(
+        "request",
+        lambda r: (
+            asked.append(f"{r.method} {r.url.split('/admin/users/')[1]}")
+            if r.method == "POST" or r.url.endswith("/csrf-token")
+            else None
+        ),
+    )
+    page.evaluate("document.querySelector('.users-page').dataset.csrfToken = 'stale'")
+    row = page.locator("tr.user-row").nth(1)
+    user_id = row.get_attribute("data-user-id")
+    row.locator("td.col-user").click()
+    page.wait_for_selector("#user-dialog.show [data-step='deactivate']")
+    page.click("[data-step='deactivate']")
+    page.expected_console_errors.append("status of 400 (BAD REQUEST)")
+    page.click("form[data-step-form='deactivate'] button:has-text('Spam or bot account')")
+    page.wait_for_selector("#user-dialog .field-reason")
+    deactivate = f"POST {user_id}/deactivate"
+    assert asked == [deactivate, "GET csrf-token", deactivate]
+    asked.clear()
+    page.click("[data-step='reactivate']")
+    page.click("form[data-step-form='reactivate'] button[type=submit]")
+    page.wait_for_selector("#user-dialog [data-step='deactivate']")
+    assert asked == [f"POST {user_id}/reactivate"]  # the renewed token, kept
+    assert row_status(page, user_id) == "Active"

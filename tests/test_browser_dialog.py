@@ -91,6 +91,63 @@ def test_click_a_row_switch_tabs_and_scroll_a_tab(admin_page, tmp_path):
     page.wait_for_function("() => !location.search.includes('user=')")
 
 
+# Every fetch the page makes, as it makes it (before its answer).
+LOG_FETCHES = """window.__fetched = [];
+const fetchOriginal = window.fetch;
+window.fetch = function (input) {
+    window.__fetched.push(new URL(String(input), location.href).pathname
+        + new URL(String(input), location.href).search);
+    return fetchOriginal.apply(this, arguments);
+};"""
+
+
+def test_the_first_tab_comes_with_the_dialog_and_a_tab_asks_as_it_is_chosen(
+    admin_page, browser_app
+):
+    page = admin_page
+    db = browser_app.extensions["sqlalchemy"]
+    models = browser_app.extensions["admin_users"].models
+    with browser_app.app_context():
+        now = utcnow()
+        rows = [
+            {"user_id": page.busy_id, "title": f"chat {n}", "message_count": 1,
+             "created_at": now - timedelta(minutes=n)}
+            for n in range(35)
+        ]  # fmt: skip
+        db.session.execute(insert(models.Chat), rows)
+        db.session.commit()
+    page.add_init_script(LOG_FETCHES)
+    page.goto(f"/admin/users/?user={page.busy_id}")
+    page.wait_for_selector("#user-dialog.show .user-info")
+    chats = page.locator("#user-tab-chats tr.chat-row")
+    # The dialog's answer held the Chats tab's first 30 rows: shown with it, not asked for.
+    assert chats.count() == 30
+    assert chats.first.locator("td.col-title").inner_text() == "chat 0"
+    assert page.locator("#user-tab-chats .tab-more").is_visible()  # more to come
+    assert page.locator("#user-tab-chats template").count() == 0
+    mine = f"() => window.__fetched.filter((f) => f.startsWith('/admin/users/{page.busy_id}'))"
+    assert page.evaluate(mine) == [f"/admin/users/{page.busy_id}"]
+    chats.nth(29).scroll_into_view_if_needed()  # then the next ones, as before
+    page.wait_for_function(
+        "() => document.querySelectorAll('#user-tab-chats tr.chat-row').length === 35"
+    )
+    assert page.locator("#user-tab-chats .tab-more").is_hidden()
+    after = page.evaluate(mine)[1:]
+    assert [f.split("?")[0] for f in after] == [f"/admin/users/{page.busy_id}/chats"]
+    assert "cursor=" in after[0]
+    # Audit Logs asks for its rows as it is chosen, before its pane is shown.
+    asked_before_shown = page.evaluate(
+        """() => new Promise((resolve) => {
+            window.jQuery('#user-tab-audit-link').one('shown.bs.tab',
+                () => resolve(window.__fetched.some((f) => f.includes('/audit'))));
+            document.getElementById('user-tab-audit-link').click();
+        })"""
+    )
+    assert asked_before_shown
+    page.wait_for_selector("#user-tab-audit tr.audit-row")
+    assert sum("/audit" in f for f in page.evaluate("window.__fetched")) == 1
+
+
 def test_enter_on_a_focused_row_and_the_close_button(admin_page):
     page = admin_page
     row = page.locator("tr.user-row").nth(3)

@@ -57,11 +57,12 @@ def test_a_failing_tab_is_tried_3_times(admin_page):
     page, asked = admin_page, []
     page.expected_console_errors.append("500")
     page.route(
-        "**/admin/users/*/chats*", lambda route: (asked.append(1), route.fulfill(status=500))
+        "**/admin/users/*/audit*", lambda route: (asked.append(1), route.fulfill(status=500))
     )
     page.locator("tr.user-row td.col-user").first.click()
-    page.wait_for_selector("#user-tab-chats .tab-error:not([hidden])")
-    assert len(asked) == 3 and page.locator("#user-tab-chats .tab-retry").is_visible()
+    page.click("#user-dialog.show #user-tab-audit-link")  # Chats came with the dialog
+    page.wait_for_selector("#user-tab-audit .tab-error:not([hidden])")
+    assert len(asked) == 3 and page.locator("#user-tab-audit .tab-retry").is_visible()
 
 
 def horizontal_overflow(page) -> int:

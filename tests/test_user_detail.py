@@ -123,6 +123,28 @@ def test_chats_tab_shows_deleted_chats_without_their_title(app, admin_client, ap
     assert html.index("Deleted chat") < html.index("Kept title")  # newest first
 
 
+def test_the_dialog_holds_the_chats_tabs_first_rows_and_where_they_end(
+    app, admin_client, api, cast
+):
+    app.config["ADMIN_USERS_PAGE_SIZE"] = 2
+    with app.app_context():
+        user = api.find_user(cast["active"])
+        for n in range(3):
+            api.add_message(api.start_chat(user), "user", f"chat number {n}")
+    html = detail(admin_client, cast["active"])
+    first = re.search(r'class="tab-first" data-cursor="([^"]+)">(.*?)</template>', html, re.S)
+    ids = re.findall(r'data-chat-id="(\d+)"', first.group(2))
+    tab = admin_client.get(f"/admin/users/{cast['active']}/chats")
+    assert ids == re.findall(r'data-chat-id="(\d+)"', tab.text) and len(ids) == 2
+    rest = admin_client.get(
+        f"/admin/users/{cast['active']}/chats", query_string={"cursor": first.group(1)}
+    )
+    assert "chat number 0" in rest.text and not rest.headers["X-Next-Cursor"]
+    assert "chat number 2" in first.group(2)  # newest first
+    unconfirmed = detail(admin_client, cast["unconfirmed"])  # no chats: no rows, no cursor
+    assert re.search(r'class="tab-first" data-cursor="">\s*<table><tbody>\s*</tbody>', unconfirmed)
+
+
 def test_empty_tabs_return_no_rows(admin_client, cast):
     html = admin_client.get(f"/admin/users/{cast['unconfirmed']}/chats").get_data(as_text=True)
     assert "chat-row" not in html

@@ -15,6 +15,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from .. import service
 from ..details import TABS, get_user, profile_of, tab_batch
@@ -100,13 +101,26 @@ class UsersView(AdminOnlyMixin, ModelView):
         missing = open_user is not None and get_user(open_user) is None
         return (page, 404) if missing else page
 
+    def _tab_rows(self, user, tab: str, cursor: str | None = None):
+        """A tab's rows after ``cursor`` as its tab template renders them, and the cursor
+        after them (None at the end)."""
+        batch = tab_batch(user, tab, cursor)
+        return self.render(self.tab_templates[tab], batch=batch), batch.next_cursor
+
     @expose("/<int:user_id>")
     def user_view(self, user_id):
-        """The detail dialog's content."""
+        """The detail dialog's content. ``first_rows(tab)`` gives the template the first
+        rows of the tab it shows first, so they arrive with the dialog."""
         user = self._user_or_404(user_id)
+
+        def first_rows(tab: str):
+            html, cursor = self._tab_rows(user, tab)
+            return {"html": Markup(html), "cursor": cursor or ""}
+
         return self.render(
             self.details_template,
             user=user,
+            first_rows=first_rows,
             profile=profile_of(user),
             deactivated_by=service.deactivated_by(user),
             confirmation_text=service.confirmation_text(user),
@@ -120,9 +134,9 @@ class UsersView(AdminOnlyMixin, ModelView):
         if tab not in TABS:
             abort(404, "There is no such user.")
         user = self._user_or_404(user_id)
-        batch = tab_batch(user, tab, request.args.get("cursor") or None)
-        response = make_response(self.render(self.tab_templates[tab], batch=batch))
-        response.headers["X-Next-Cursor"] = batch.next_cursor or ""
+        html, cursor = self._tab_rows(user, tab, request.args.get("cursor") or None)
+        response = make_response(html)
+        response.headers["X-Next-Cursor"] = cursor or ""
         return response
 
     @expose("/batch")

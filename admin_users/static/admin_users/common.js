@@ -1,6 +1,6 @@
 'use strict';
 // Shared by the Users page's scripts: requests to the extension, and how an error shows.
-// The CSRF token's address comes from the data-csrf-url attribute of the page.
+// The CSRF token comes from the page (data-csrf-token), a fresh one from data-csrf-url.
 (function () {
   // GET the rows after `cursor` (none: the first ones, or a whole page of the list):
   // {html, cursor after them or null}; a refusal or failure keeps its status (retried()).
@@ -33,28 +33,56 @@
     return Array.from(new DOMParser().parseFromString(html, 'text/html').querySelectorAll(selector));
   }
 
-  // POST a form's fields (and the button that sent it) with a fresh CSRF token;
-  // resolves to [response, json].
-  function post(url, form, extra, submitter) {
-    const csrfUrl = document.querySelector('[data-csrf-url]').dataset.csrfUrl;
-    return fetch(csrfUrl, { credentials: 'same-origin' })
+  // The CSRF token for the next POST: the page's own (data-csrf-token, made with the
+  // page) or the last one asked for at data-csrf-url, while younger than TOKEN_AGE_MS;
+  // else (or `fresh`) a new one is asked for first. A page may stay open for hours.
+  const TOKEN_AGE_MS = 10 * 60 * 1000;
+  let token = null; // { value, at: performance.now() when it was made }
+
+  function csrfToken(fresh) {
+    const holder = document.querySelector('[data-csrf-url]');
+    if (!token && holder.dataset.csrfToken) token = { value: holder.dataset.csrfToken, at: 0 };
+    if (!fresh && token && performance.now() - token.at < TOKEN_AGE_MS) return Promise.resolve(token.value);
+    const asked = performance.now();
+    return fetch(holder.dataset.csrfUrl, { credentials: 'same-origin' })
       .then(function (response) { return response.json(); })
       .then(function (data) {
-        const body = new URLSearchParams(new FormData(form));
-        if (submitter && submitter.name) body.append(submitter.name, submitter.value);
-        (extra || []).forEach(function (pair) { body.append(pair[0], pair[1]); });
-        return fetch(url, {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'X-CSRFToken': data.token, Accept: 'application/json' },
-          body: body,
-        });
-      })
-      .then(function (response) {
-        return response.json()
-          .catch(function () { return { error: 'The server answered ' + response.status + '.' }; })
-          .then(function (json) { return [response, json]; });
+        token = { value: data.token, at: asked };
+        return data.token;
       });
+  }
+
+  // POST a form's fields (and the button that sent it) with the CSRF token; resolves to
+  // [response, json]. Refused for its token (a 400 naming CSRF: it expired, or the
+  // admin signed in anew elsewhere), it is sent once more with a fresh token.
+  function post(url, form, extra, submitter) {
+    const body = new URLSearchParams(new FormData(form));
+    if (submitter && submitter.name) body.append(submitter.name, submitter.value);
+    (extra || []).forEach(function (pair) { body.append(pair[0], pair[1]); });
+    function send(fresh) {
+      return csrfToken(fresh)
+        .then(function (value) {
+          return fetch(url, {
+            method: 'POST',
+            credentials: 'same-origin',
+            headers: { 'X-CSRFToken': value, Accept: 'application/json' },
+            body: body,
+          });
+        })
+        .then(function (response) {
+          return response.text().then(function (text) {
+            if (response.status === 400 && !fresh && /CSRF/i.test(text)) return send(true);
+            let json;
+            try {
+              json = JSON.parse(text);
+            } catch (error) {
+              json = { error: 'The server answered ' + response.status + '.' };
+            }
+            return [response, json];
+          });
+        });
+    }
+    return send(false);
   }
 
   // The one way an error shows: `text`, if given, replaces the node's own message (a

@@ -1,12 +1,15 @@
 'use strict';
-// A tab of the user dialog (.user-tab, its rows' address in data-url): loads its first
-// batch when it first comes into view (so a tab never shown is never fetched), then the
-// next batch as it is scrolled; and the tabs' keys.
+// A tab of the user dialog (.user-tab, its rows' address in data-url): its first batch
+// comes with the dialog (a template.tab-first in the pane, for the tab shown first) or is
+// asked for as the tab is chosen (show.bs.tab, before its pane is shown) or comes into
+// view (so a tab never shown is never fetched); then the next batch as it is scrolled;
+// and the tabs' keys.
 (function () {
   const adminUsers = window.adminUsers;
 
   // `observers` collects the tab's IntersectionObserver, for the dialog to disconnect.
   function scrollingTab(pane, observers) {
+    const $ = window.jQuery;
     const body = pane.querySelector('.tab-rows');
     const more = pane.querySelector('.tab-more');
     const error = pane.querySelector('.tab-error');
@@ -15,6 +18,16 @@
     let loading = false;
     let failed = false; // until Retry: a failed batch is tried 3 times at most
 
+    function show(rows, next) {
+      rows.forEach(function (row) { body.appendChild(document.adoptNode(row)); });
+      adminUsers.showTimes(body);
+      cursor = next;
+      started = true;
+      pane.querySelector('.tab-empty').hidden = body.rows.length > 0;
+      more.hidden = !cursor;
+      pane.dispatchEvent(new CustomEvent('tab:loaded'));
+    }
+
     function load() {
       if (loading || failed || (started && !cursor)) return;
       loading = true;
@@ -22,15 +35,7 @@
       const after = cursor;
       adminUsers.retried(function () { return adminUsers.fetchBatch(pane.dataset.url, after); })
         .then(function (batch) {
-          cursor = batch.cursor;
-          adminUsers.parseRows(batch.html, 'tr').forEach(function (row) {
-            body.appendChild(document.adoptNode(row));
-          });
-          adminUsers.showTimes(body);
-          started = true;
-          pane.querySelector('.tab-empty').hidden = body.rows.length > 0;
-          more.hidden = !cursor;
-          pane.dispatchEvent(new CustomEvent('tab:loaded'));
+          show(adminUsers.parseRows(batch.html, 'tr'), batch.cursor);
         })
         .catch(function () {
           failed = true;
@@ -40,6 +45,14 @@
         .finally(function () { loading = false; });
     }
 
+    const first = pane.querySelector('template.tab-first');
+    if (first) {
+      first.remove();
+      show(Array.from(first.content.querySelectorAll('tr')), first.dataset.cursor || null);
+    }
+    const scope = pane.closest('.modal-content') || document;
+    const tab = pane.id && scope.querySelector('[role=tab][aria-controls="' + CSS.escape(pane.id) + '"]');
+    if (tab) $(tab).on('show.bs.tab', function () { if (!started) load(); });
     const observer = new IntersectionObserver(function (entries) {
       if (entries.some(function (entry) { return entry.isIntersecting; })) load();
     }, { root: pane.closest('.modal-body'), rootMargin: '300px 0px' });
