@@ -85,7 +85,7 @@ terms = st.one_of(
         pytest.param(PlanSettings(quick_walk=0), id="index"),  # straight to the trigram index
         pytest.param(PlanSettings(probe_limit=0), id="walk"),  # the trigram index is bypassed
         pytest.param(PlanSettings(probe_limit=0, scan_limit=50, collect_limit=0), id="short-walk"),
-        pytest.param(COLLECT, id="collect"),  # short scans, then windows of ~20 users
+        pytest.param(COLLECT, id="collect"),  # short scans, then windows (SQLite)
     ],
 )
 @settings(
