@@ -156,15 +156,14 @@ def available(connection, user_table: str, *, quiet: bool = False, remember: boo
     return found
 
 
-def current(connection, user_table: str, *, remember: bool = False) -> bool:
+def current(connection, user_table: str) -> bool:
     """Whether the search objects are there, as this version makes them: with what answers
-    terms of one or two characters (SQLite's vocabulary table, PostgreSQL's second index).
-    ``remember`` as for :func:`available`."""
-    if not available(connection, user_table, quiet=True, remember=remember):
+    terms of one or two characters (SQLite's vocabulary table, PostgreSQL's second index)."""
+    if not available(connection, user_table, quiet=True):
         return False
     if connection.dialect.name == "sqlite":
         return _sqlite_table(connection, f"{index_name(user_table)}_vocab")
-    return _pg_index(connection, f"{index_name(user_table)}_grams", remember)
+    return _pg_index(connection, f"{index_name(user_table)}_grams")
 
 
 def _pg_index(connection, name: str, remember: bool = False) -> bool:

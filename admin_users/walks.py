@@ -160,10 +160,8 @@ def collect(session, User, query: ListQuery, after, as_of, limit: int, found, pr
     wanted = conditions_after(User, query, after, as_of)
     if after is not None:
         wanted.append(or_(*(and_(*part) for part in ranges(column, User.id, desc, after))))
-    # The window's ids first, from the term's index; on PostgreSQL kept apart (MATERIALIZED)
-    # so that its planner cannot choose to walk the sort index instead.
     in_window = ids.where(id_column >= next_id, id_column < next_id + window)
-    in_window = in_window.cte("collect_window").prefix_with("MATERIALIZED", dialect="postgresql")
+    in_window = in_window.cte("collect_window")
     held = select(func.count()).select_from(in_window).scalar_subquery()
     first = session.execute(
         select(User.id, held)
