@@ -68,15 +68,17 @@ def status_of(user) -> Status:
     return Status.ACTIVE
 
 
+def shown_identifier(user) -> str | None:
+    """What the User column shows: the email, else the guest id, else ``#id`` (None for
+    a user not yet written, who has no id)."""
+    return user.email or user.guest_id or (None if user.id is None else f"#{user.id}")
+
+
 def identifier_key(user) -> str | None:
     """The identifier shown in the User column, case-folded: its uniqueness makes emails
     unique regardless of case, and :func:`admin_users.service.find_user` looks users up
     by it. (The column sorts by :func:`sort_key`.)"""
-    if user.email:
-        return user.email.casefold()
-    if user.guest_id:
-        return user.guest_id
-    return None if user.id is None else f"#{user.id}"
+    return user.email.casefold() if user.email else shown_identifier(user)
 
 
 # The root locale's order at primary strength: accents and case do not count,
@@ -87,7 +89,7 @@ _COLLATOR.setStrength(icu.Collator.PRIMARY)
 
 def sort_key(user) -> bytes | None:
     """The sort key of the User column: the identifier shown (the email, else the guest
-    id, else ``#id``, as :func:`identifier_key` picks), as people read names.
+    id, else ``#id``: :func:`shown_identifier`), as people read names.
 
     An ICU collation key: Ödön sorts with the O's, Émile with the E's. Its bytes compare
     alike on SQLite (BLOB) and PostgreSQL (bytea), so the order is the same on both.
@@ -95,7 +97,7 @@ def sort_key(user) -> bytes | None:
     id, and :func:`identifier_key` keeps emails unique. Keys can change with ICU's
     version: ``flask admin-users backfill`` rewrites those that did.
     """
-    shown = user.email or user.guest_id or (None if user.id is None else f"#{user.id}")
+    shown = shown_identifier(user)
     return None if shown is None else _COLLATOR.getSortKey(shown)
 
 
