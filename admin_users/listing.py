@@ -183,12 +183,16 @@ def fetch_batch(query: ListQuery, cursor: str | None = None, limit: int | None =
         users = keyset_rows(session, statement, column, User.id, query.desc, after, limit)
     elif how.way == COLLECTING:
         found = term_ids(state, query)
-        users, progress = walks.collect(
-            session, User, query, after, as_of, limit, found, progress, state.plan_settings
-        )
+        users, step = None, None  # no index now (dropped meanwhile): scan instead
+        if found is not None:
+            users, step = walks.collect(
+                session, User, query, after, as_of, limit, found, progress, state.plan_settings
+            )
         if users is None:  # windows left, or collecting gave up: on from the same place
-            progress = progress and Progress(many=True, collect=progress)
-            progress = progress or Progress(many=True, scan_only=True)
+            if step is None:
+                progress = Progress(many=True, scan_only=True)
+            else:
+                progress = Progress(many=True, collect=step)
             return Batch([], make_cursor(query, *after, as_of, progress), how)
         progress = Progress(many=True)
     else:
